@@ -1,0 +1,9 @@
+//! wxc-preflight: a diagnostic for Webex Calling multi-tenant test harnesses.
+//!
+//! The layers, top to bottom: `cli` dispatches; `pipeline` runs the checks of
+//! `checks` by their dependencies; the checks ask `net`, `webex`, `auth` and
+//! `plan` for facts and turn them into findings; `report` renders one model in
+//! several formats; `finding` and its remediation catalog sit at the bottom.
+//! `emulator` stands apart and shares only wire-level types.
+
+pub mod cli;
