@@ -310,7 +310,11 @@ fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            to_terminal && supports_color::on_cached(supports_color::Stream::Stdout).is_some()
+            // NO_COLOR (no-color.org) wins over everything in auto mode.
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            to_terminal
+                && !no_color
+                && supports_color::on_cached(supports_color::Stream::Stdout).is_some()
         }
     }
 }

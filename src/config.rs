@@ -326,6 +326,9 @@ pub fn load(
             }
         }
     };
+    // Evidence names the file without ambiguity, whatever the working
+    // directory of whoever reads the report.
+    let path = std::path::absolute(&path).unwrap_or(path);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
