@@ -265,6 +265,11 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
     if std::env::var_os("WXC_PREFLIGHT_FIXED_CLOCK").is_some() {
         report.freeze_clock();
     }
+    tracing::debug!(
+        "run finished in {} ms, peak memory {}",
+        report.duration_ms,
+        crate::logging::peak_memory().unwrap_or_else(|| "unknown".to_owned())
+    );
     let to_terminal = args.output.is_none();
     let style = Style {
         color: use_color(color, to_terminal),

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Report, format_ms};
+use crate::check::Status;
 use crate::finding::Section;
 
 /// Renders the report as GitHub-flavoured markdown.
@@ -57,7 +58,11 @@ pub fn render(report: &Report) -> String {
             "| {} | {} | {} | {} |",
             check.id,
             check.status.as_str(),
-            format_ms(check.duration_ms),
+            if matches!(check.status, Status::Blocked | Status::Skipped) {
+                "-".to_owned()
+            } else {
+                format_ms(check.duration_ms)
+            },
             cell(&notes)
         );
     }
