@@ -7,6 +7,8 @@
 //! - the cold start of `wxc-preflight --version`;
 //! - the peak memory (max RSS) of a `check` run on the example config.
 
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
