@@ -598,3 +598,75 @@ fn explain_and_checks_read_the_catalog() {
         );
     }
 }
+
+/// Each kind of stray character, at the start, the end and inside the
+/// redirect URL, through the binary: the finding names its code point and
+/// position, and the run is critical.
+#[test]
+fn redirect_url_stray_character_table() {
+    let kinds = [
+        ("\\u0020", "U+0020 SPACE"),
+        ("\\t", "U+0009 CHARACTER TABULATION (tab)"),
+        ("\\r", "U+000D CARRIAGE RETURN"),
+        ("\\n", "U+000A LINE FEED"),
+        ("\\u00A0", "U+00A0 NO-BREAK SPACE"),
+        ("\\u200B", "U+200B ZERO WIDTH SPACE"),
+        (
+            "\\uFEFF",
+            "U+FEFF ZERO WIDTH NO-BREAK SPACE (byte order mark)",
+        ),
+        ("\\u3000", "U+3000 IDEOGRAPHIC SPACE"),
+    ];
+    for (escape, described) in kinds {
+        for (place, url, position) in [
+            ("leading", format!("{escape}{GOOD_URL}"), 1),
+            ("trailing", format!("{GOOD_URL}{escape}"), 31),
+            (
+                "embedded",
+                format!("http://localhost:6001/re{escape}direct"),
+                25,
+            ),
+        ] {
+            let fixture = Fixture::new(&Fixture::interface(&url, ""));
+            let (code, report) = fixture.json(&["--only", "redirect-url"]);
+            assert_eq!(code, 2, "{described} {place}");
+            let finding = &report["findings"][0];
+            assert_eq!(
+                finding["code"], "redirect-url.whitespace",
+                "{described} {place}"
+            );
+            let evidence = finding["evidence"][0]["value"].as_str().unwrap();
+            assert_eq!(
+                evidence,
+                format!(
+                    "{described} at position {position} (byte {}), {place}",
+                    position - 1
+                ),
+                "{described} {place}"
+            );
+        }
+    }
+}
+
+#[test]
+fn redirect_url_shape_and_mismatch_table() {
+    let cases = [
+        ("/redirect", "redirect-url.malformed"),
+        ("localhost:6001/redirect", "redirect-url.malformed"),
+        ("http://harness.corp:6001/redirect", "redirect-url.insecure"),
+        ("http://localhost:6001/redirect/", "redirect-url.mismatch"),
+        ("http://localhost:6002/redirect", "redirect-url.mismatch"),
+        ("http://localhost:6001/Redirect", "redirect-url.mismatch"),
+    ];
+    for (url, code) in cases {
+        let (_, report) =
+            Fixture::new(&Fixture::interface(url, "")).json(&["--only", "redirect-url"]);
+        let codes: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert!(codes.contains(&code), "{url}: {codes:?}");
+    }
+}
