@@ -17,3 +17,4 @@ mod output;
 pub mod pipeline;
 pub mod report;
 pub mod secret;
+pub mod net;
