@@ -7,3 +7,4 @@
 //! `emulator` stands apart and shares only wire-level types.
 
 pub mod cli;
+pub mod emulator;
