@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use serde::Serialize;
 
@@ -234,6 +234,11 @@ fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
+/// A `302 Found` to `location`, as OAuth servers redirect (RFC 6749 4.1.2).
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
 /// A redirect back to the client with an error.
 fn redirect_error(
     redirect_uri: &str,
@@ -245,7 +250,7 @@ fn redirect_error(
     if let Some(state) = state {
         pairs.push(("state", state));
     }
-    Redirect::to(&with_query(redirect_uri, &pairs)).into_response()
+    found(&with_query(redirect_uri, &pairs))
 }
 
 /// An HTML page the browser shows when the client cannot be redirected to.
@@ -448,7 +453,7 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
     if let Some(state) = state {
         pairs.push(("state", state));
     }
-    Redirect::to(&with_query(&consent.redirect_uri, &pairs)).into_response()
+    found(&with_query(&consent.redirect_uri, &pairs))
 }
 
 fn parse_form(body: &[u8]) -> HashMap<String, String> {
