@@ -1743,15 +1743,27 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+/// The process-wide log capture, at TRACE. A thread-local subscriber
+/// (`set_default`) proved flaky here: tracing caches each callsite's interest
+/// globally, and tests running in parallel race with it.
+fn global_capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test installs a global subscriber");
+        capture
+    })
+}
+
+#[tokio::test]
 async fn no_secret_reaches_the_log() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = global_capture();
 
     let emu = rig_with(
         EmulatorOptions {
