@@ -165,6 +165,7 @@ pub fn wants_xsi_json(query: Option<&str>, headers: &HeaderMap) -> bool {
 /// The middleware: faults before the handler, headers and error bodies after it.
 pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     Counters::bump(&shared.counters.requests);
+    let began = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let xsi = path.starts_with(super::XSI_ACTIONS_PATH);
@@ -196,7 +197,18 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         response
     } else {
         let response = next.run(request).await;
-        if let Some(failure) = response.extensions().get::<Failure>().cloned() {
+        let failure = response.extensions().get::<Failure>().cloned().or_else(|| {
+            // The router's own refusal carries no body: give it the route's shape.
+            (response.status() == StatusCode::METHOD_NOT_ALLOWED).then(|| {
+                let text = "The requested method is not allowed on this resource.";
+                if xsi {
+                    Failure::xsi(StatusCode::METHOD_NOT_ALLOWED, 4105, text)
+                } else {
+                    Failure::webex(StatusCode::METHOD_NOT_ALLOWED, text)
+                }
+            })
+        });
+        if let Some(failure) = failure {
             let mut rendered = failure.render(&tracking_id, xsi_json);
             for (name, value) in response.headers() {
                 rendered.headers_mut().insert(name, value.clone());
@@ -219,6 +231,7 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         path = %path,
         status = response.status().as_u16(),
         tracking_id = %tracking_id,
+        elapsed_ms = began.elapsed().as_millis(),
         "emulator request"
     );
     response

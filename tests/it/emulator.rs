@@ -431,6 +431,16 @@ async fn rest_errors_are_webex_shaped_with_tracking_id() {
     let (status, headers, body) = get_json(&emu, &pat(&emu), "/no/such/thing").await;
     assert_eq!(status, 404);
     assert_webex_error(&headers, &body);
+
+    let response = http
+        .delete(url(&emu, "/people/me"))
+        .bearer_auth(pat(&emu))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let headers = response.headers().clone();
+    assert_webex_error(&headers, &response.json().await.unwrap());
 }
 
 #[tokio::test]
