@@ -18,3 +18,4 @@ pub mod pipeline;
 pub mod report;
 pub mod secret;
 pub mod net;
+pub mod emulator;

@@ -2,3 +2,4 @@
 
 mod cli;
 mod report_schema;
+mod emulator;
