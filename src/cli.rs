@@ -235,8 +235,20 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
     }
 
     let config_file = loaded.config.as_ref().map(|c| c.path.display().to_string());
-    let ctx = crate::check::Context::new(loaded.config, loaded.problems);
     let run = runtime.block_on(async {
+        let mut problems = loaded.problems;
+        let services = match &loaded.config {
+            Some(config) => match crate::services::Services::build(config).await {
+                Ok(services) => Some(std::sync::Arc::new(services)),
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut ctx = crate::check::Context::new(loaded.config, problems);
+        ctx.services = services;
         let interrupt = async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;

@@ -1,5 +1,5 @@
 //! Integration tests: one binary, one module per area.
 
 mod cli;
-mod report_schema;
 mod emulator;
+mod report_schema;
