@@ -59,6 +59,56 @@ enum Command {
     Checks,
     /// Print a finding code's problem and course of action.
     Explain(ExplainArgs),
+    /// Log in to Webex, show, refresh or delete the stored tokens.
+    Auth(AuthArgs),
+    /// Print the email asking Cisco to grant XSI access (spark-admin:xsi),
+    /// with the orgId filled in.
+    XsiRequest(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// The config file [default: ./wxc-preflight.toml, then the platform
+    /// config directory].
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct AuthArgs {
+    #[command(subcommand)]
+    action: AuthAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthAction {
+    /// Sign in with the browser (authorization code with PKCE), or with
+    /// --device on a host without one, and store the tokens.
+    Login(LoginArgs),
+    /// Who is logged in, token expiries, granted scopes against the profile.
+    Status(ConfigArg),
+    /// Refresh the access token now (rotating the refresh token).
+    Refresh(ConfigArg),
+    /// Delete the stored tokens.
+    Logout(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+struct LoginArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+
+    /// Print the sign-in URL instead of opening a browser.
+    #[arg(long, env = "WXC_PREFLIGHT_NO_BROWSER")]
+    no_browser: bool,
+
+    /// Use the device grant: a code to enter on any device with a browser.
+    #[arg(long, conflicts_with = "no_browser")]
+    device: bool,
+
+    /// How long to wait for the browser, like "3m".
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3m")]
+    timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,8 +221,29 @@ pub fn main() -> ExitCode {
             0
         }
         Command::Explain(args) => explain(&args),
+        Command::Auth(args) => auth(args),
+        Command::XsiRequest(args) => crate::auth::commands::xsi_request(args.config),
     };
     ExitCode::from(code)
+}
+
+/// `auth ...`: hands over to the auth commands.
+fn auth(args: AuthArgs) -> u8 {
+    use crate::auth::commands::{self, Action};
+    let (config, action) = match args.action {
+        AuthAction::Login(login) => (
+            login.config.config,
+            Action::Login {
+                no_browser: login.no_browser,
+                device: login.device,
+                timeout: login.timeout,
+            },
+        ),
+        AuthAction::Status(c) => (c.config, Action::Status),
+        AuthAction::Refresh(c) => (c.config, Action::Refresh),
+        AuthAction::Logout(c) => (c.config, Action::Logout),
+    };
+    commands::auth(config, &action)
 }
 
 /// Prints clap's message; help and version exit 0, anything else 3.

@@ -5,15 +5,21 @@
 //! whose issue has not landed yet is registered as [`Pending`], which
 //! reports `skipped` ("not implemented yet"), never `pass`.
 
+mod authorize;
 mod config;
 mod redirect_url;
+mod scopes;
+mod token;
 
 use std::sync::Arc;
 
 use crate::check::{Check, CheckFuture, Context, Outcome};
 
+pub use authorize::AuthorizeCheck;
 pub use config::ConfigCheck;
 pub use redirect_url::RedirectUrlCheck;
+pub use scopes::ScopesCheck;
+pub use token::TokenCheck;
 
 /// The scope profiles shipped under `checks/scopes/`.
 pub const SCOPE_PROFILES: &[&str] = &["test_mate-2.5.17", "wbc-mt-minimal"];
@@ -37,22 +43,13 @@ pub fn all() -> Vec<Arc<dyn Check>> {
             id: "internet",
             deps: &["proxy"],
         }),
-        Arc::new(Pending {
-            id: "authorize",
-            deps: &["internet", "redirect-url"],
-        }),
-        Arc::new(Pending {
-            id: "token",
-            deps: &["internet"],
-        }),
+        Arc::new(AuthorizeCheck),
+        Arc::new(TokenCheck),
         Arc::new(Pending {
             id: "connection",
             deps: &["token"],
         }),
-        Arc::new(Pending {
-            id: "scopes",
-            deps: &["token"],
-        }),
+        Arc::new(ScopesCheck),
         Arc::new(Pending {
             id: "organization",
             deps: &["connection"],

@@ -28,6 +28,11 @@ impl Fixture {
         }
     }
 
+    /// The checks that need a Webex login or the network, which these
+    /// offline fixtures cannot provide; tests/it/auth.rs runs them against
+    /// the emulator.
+    const OFFLINE: &str = "\n[checks]\nskip = [\"authorize\", \"token\"]\n";
+
     fn interface(redirect: &str, extra: &str) -> String {
         format!(
             "[interface]\nname = \"lab\"\nclient_id = \"{CLIENT_ID}\"\n\
@@ -38,12 +43,12 @@ impl Fixture {
 
     /// Every implemented check passes.
     pub fn healthy() -> Self {
-        Self::new(&Self::interface(GOOD_URL, ""))
+        Self::new(&(Self::interface(GOOD_URL, "") + Self::OFFLINE))
     }
 
     /// Only a warning: a client secret file readable by others.
     pub fn warning_only() -> Self {
-        let text = Self::interface(GOOD_URL, "").replace(
+        let text = (Self::interface(GOOD_URL, "") + Self::OFFLINE).replace(
             "client_secret_env = \"WXC_CLIENT_SECRET\"",
             "client_secret_file = \"client_secret\"",
         );
@@ -55,10 +60,11 @@ impl Fixture {
     /// A root cause (a trailing no-break space in the redirect URL), a
     /// warning (a secret file readable by others) and a blocked check.
     pub fn broken() -> Self {
-        let text = Self::interface("http://localhost:6001/redirect\u{A0}", "").replace(
-            "client_secret_env = \"WXC_CLIENT_SECRET\"",
-            "client_secret_file = \"client_secret\"",
-        );
+        let text = (Self::interface("http://localhost:6001/redirect\u{A0}", "") + Self::OFFLINE)
+            .replace(
+                "client_secret_env = \"WXC_CLIENT_SECRET\"",
+                "client_secret_file = \"client_secret\"",
+            );
         let fixture = Self::new(&text);
         fixture.write_secret_file(0o644);
         fixture
@@ -235,7 +241,12 @@ fn help_documents_the_exit_codes() {
 
 #[test]
 fn a_failing_check_blocks_its_dependents_and_leads_the_report() {
-    let (code, report) = Fixture::broken().json(&[]);
+    let broken = Fixture::broken();
+    // authorize must run here to be blocked: it never reaches the network.
+    let path = broken.path().join("wxc-preflight.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"authorize\", ", "")).unwrap();
+    let (code, report) = broken.json(&[]);
     assert_eq!(code, 2);
     assert_eq!(report["status"], "critical");
     assert_eq!(
@@ -328,7 +339,7 @@ fn ignore_downgrades_a_code_and_says_so() {
 #[test]
 fn skip_and_ignore_from_the_config_file() {
     let text = Fixture::interface("http://localhost:6001/redirect ", "")
-        + "[checks]\nignore = [\"redirect-url.whitespace\"]\nskip = [\"dns\"]\n";
+        + "[checks]\nignore = [\"redirect-url.whitespace\"]\nskip = [\"dns\", \"authorize\", \"token\"]\n";
     let (code, report) = Fixture::new(&text).json(&[]);
     assert_eq!(code, 1);
     assert_eq!(report["checks"][2]["reason"], "skipped with --skip");

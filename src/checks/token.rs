@@ -1,0 +1,236 @@
+//! The `token` check: tokens exist, the access token is refreshed when less
+//! than 5 minutes remain, a failed refresh is classified (expired, rejected,
+//! client rejected, network), tokens expiring within `warn_token_expiry`
+//! are flagged, and the API accepts the token (`GET /people/me`).
+//!
+//! On the warning window: an access token that a valid refresh token can
+//! renew is refreshed automatically, so it only shows as evidence; the
+//! refresh token (which needs a person to log in again) is what raises
+//! `token.expiring`, as does an access token that cannot be renewed.
+
+use crate::auth::diagnosis::{self, describe_expiry};
+use crate::auth::identity::{self, Refusal};
+use crate::auth::store::{self, RefreshError, RefreshPolicy, StoredTokens, TokenStore};
+use crate::auth::{AuthSettings, Identity};
+use crate::check::{Check, CheckFuture, Context, Outcome};
+use crate::finding::{Finding, Severity};
+
+/// See the module documentation.
+pub struct TokenCheck;
+
+impl Check for TokenCheck {
+    fn id(&self) -> &'static str {
+        "token"
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["internet"]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Context) -> CheckFuture<'a> {
+        Box::pin(async move {
+            match run(ctx).await {
+                Ok(outcome) | Err(outcome) => outcome,
+            }
+        })
+    }
+}
+
+async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
+    let config = ctx.config()?;
+    let http = ctx.services()?.client();
+    let settings = AuthSettings::from_config(config).map_err(Outcome::skipped)?;
+    let store = TokenStore::new(&settings.token_store);
+    let host = settings.host();
+    let mut outcome = Outcome::new();
+    outcome.evidence("token store", store.path().display().to_string());
+
+    let fresh = match store::fresh_tokens(&settings, http, &store, RefreshPolicy::WhenNeeded).await
+    {
+        Ok(fresh) => fresh,
+        Err(RefreshError::Missing) => {
+            outcome.finding(
+                Finding::new(
+                    "token.missing",
+                    format!(
+                        "no tokens are stored for interface {} in {}",
+                        settings.name,
+                        store.path().display()
+                    ),
+                )
+                .with("store", store.path().display().to_string()),
+            );
+            return Ok(outcome);
+        }
+        Err(error) => {
+            return Ok(refresh_failed(&error, &host, outcome));
+        }
+    };
+    if fresh.refreshed_here {
+        outcome.evidence(
+            "refresh",
+            "the access token had less than 5 minutes left and was refreshed",
+        );
+    } else if fresh.refreshed_elsewhere {
+        outcome.evidence(
+            "refresh",
+            "another process refreshed the tokens while this one waited",
+        );
+    }
+    let tokens = fresh.tokens;
+    describe(&tokens, &mut outcome);
+
+    let now = jiff::Timestamp::now();
+    if tokens
+        .access_left(now)
+        .is_some_and(|left| !left.is_positive())
+    {
+        // Fresh from the token endpoint and already expired.
+        outcome.finding(
+            Finding::new(
+                "token.access-expired",
+                "the token endpoint issued an access token that has already expired",
+            )
+            .with(
+                "access token",
+                describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at),
+            ),
+        );
+        return Ok(outcome);
+    }
+    expiring(&tokens, config.file.checks.warn_token_expiry, &mut outcome);
+
+    match identity::whoami(http, &settings, &tokens.access_token).await {
+        Ok(who) => {
+            outcome.evidence(
+                "signed in as",
+                format!("{} ({}), org {}", who.email, who.display_name, who.org_id),
+            );
+            ctx.facts.put::<Identity>(who);
+            ctx.facts.put(tokens.access());
+        }
+        Err(Refusal::Unauthorized {
+            message,
+            tracking_id,
+        }) => {
+            let mut finding = Finding::new(
+                "token.rejected",
+                format!(
+                    "{host} refuses the access token {} although it has not expired: {message}",
+                    tokens.access_token.hint()
+                ),
+            )
+            .with("request", "GET /people/me")
+            .with("status", "401");
+            if let Some(id) = tracking_id {
+                finding = finding.with("TrackingID", id);
+            }
+            outcome.finding(finding);
+        }
+        Err(other) => {
+            // Not the token's fault: the connection check reports it.
+            outcome.evidence(
+                "GET /people/me",
+                format!("could not confirm the token: {other}"),
+            );
+            ctx.facts.put(tokens.access());
+        }
+    }
+    Ok(outcome)
+}
+
+fn describe(tokens: &StoredTokens, outcome: &mut Outcome) {
+    outcome.evidence(
+        "access token",
+        describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at),
+    );
+    match &tokens.refresh_token {
+        Some(refresh) => outcome.evidence(
+            "refresh token",
+            describe_expiry(&refresh.hint(), tokens.refresh_expires_at),
+        ),
+        None => outcome.evidence("refresh token", "none stored"),
+    }
+}
+
+/// A refresh that failed: the classified cause, plus `token.access-expired`
+/// when the access token is already gone, or `token.expiring` when it still
+/// has its last minutes.
+fn refresh_failed(error: &RefreshError, host: &str, mut outcome: Outcome) -> Outcome {
+    let stored = match error {
+        RefreshError::NoRefreshToken(t)
+        | RefreshError::RefreshExpired(t)
+        | RefreshError::Failed(t, _) => Some(t),
+        _ => None,
+    };
+    if let Some(tokens) = stored {
+        describe(tokens, &mut outcome);
+        let left = tokens.access_left(jiff::Timestamp::now());
+        if left.is_none_or(|l| !l.is_positive()) {
+            outcome.finding(
+                Finding::new("token.access-expired", "the access token has expired and the refresh failed (see the other token finding)")
+                    .with("access token", describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at)),
+            );
+        } else {
+            outcome.finding(
+                Finding::new(
+                    "token.expiring",
+                    "the access token expires within 5 minutes and could not be refreshed",
+                )
+                .with(
+                    "access token",
+                    describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at),
+                ),
+            );
+        }
+    }
+    if let Some(finding) = diagnosis::refresh_finding(error, host) {
+        outcome.finding(finding);
+    }
+    outcome
+}
+
+/// `token.expiring` for what will need a person within the window.
+fn expiring(tokens: &StoredTokens, window: std::time::Duration, outcome: &mut Outcome) {
+    let now = jiff::Timestamp::now();
+    let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
+    let refresh_left = tokens.refresh_left(now);
+    let renewable = tokens.refresh_token.is_some() && refresh_left.is_none_or(|l| l.is_positive());
+    if let (Some(refresh), Some(left)) = (&tokens.refresh_token, refresh_left)
+        && left < window
+    {
+        outcome.finding(
+            Finding::new(
+                "token.expiring",
+                format!(
+                    "the refresh token expires in {}, within the warning window",
+                    diagnosis::human(left)
+                ),
+            )
+            .with(
+                "refresh token",
+                describe_expiry(&refresh.hint(), tokens.refresh_expires_at),
+            )
+            .with("warn_token_expiry", diagnosis::human(window)),
+        );
+    }
+    if let Some(left) = tokens.access_left(now)
+        && left < window
+        && !renewable
+    {
+        outcome.finding(
+            Finding::new(
+                "token.expiring",
+                format!(
+                    "the access token expires in {} and cannot be renewed by a refresh",
+                    diagnosis::human(left)
+                ),
+            )
+            .with(
+                "access token",
+                describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at),
+            )
+            .severity(Severity::Warning),
+        );
+    }
+}
