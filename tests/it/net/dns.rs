@@ -223,3 +223,28 @@ async fn dns_facts_serialise_for_evidence() {
     assert_eq!(json["exchanges"][0]["server"], dns.addr.to_string());
     assert!(json["ms"].is_number());
 }
+
+#[tokio::test]
+async fn dns_no_reachable_server_when_no_query_can_be_sent() {
+    // Port 0 cannot be sent to: the query fails on this machine at once,
+    // which is how a server without a route shows itself.
+    let unroutable = "127.0.0.1:0".parse().unwrap();
+    let started = Instant::now();
+    let got = resolver(&[unroutable], 300)
+        .lookup_host("webexapis.com")
+        .await;
+    assert_eq!(got.failure, Some(DnsFailure::NoReachableServer));
+    assert!(got.servers_answered().is_empty());
+    assert!(matches!(
+        got.exchanges[0].outcome,
+        QueryOutcome::Unreachable(_)
+    ));
+    assert!(started.elapsed() < Duration::from_millis(300));
+
+    // Beside a silent server, silence is what the user must hear about.
+    let silent = DnsServer::silent().await;
+    let got = resolver(&[unroutable, silent.addr], 300)
+        .lookup_host("webexapis.com")
+        .await;
+    assert_eq!(got.failure, Some(DnsFailure::Timeout));
+}
