@@ -1,7 +1,416 @@
-//! Command line: arguments and dispatch.
+//! The command line: arguments as typed (no I/O), then dispatch.
+//!
+//! Two stages, as ripgrep does it: clap parses the arguments into plain
+//! values; only then does a command read files, the environment and the
+//! terminal. `--help` and `--version` never touch a config file. Usage
+//! errors exit 3 (UNKNOWN to Nagios), not clap's default 2, which would
+//! read as CRITICAL.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, ConfigSource};
+use crate::finding::catalog;
+use crate::output;
+use crate::report::{self, FailOn, Report, Style};
+use crate::{checks, pipeline};
+
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "\
+Exit codes (as Nagios plugins):
+  0  every check passed
+  1  warnings only
+  2  at least one critical finding
+  3  the tool could not run: bad flags or configuration, internal error, interrupted
+--fail-on moves the threshold: `warning` makes warnings exit 2, `critical` makes them exit 0.";
+
+/// A diagnostic for Webex Calling multi-tenant test harnesses: walks the
+/// chain from DNS and proxy to OAuth, tokens, XSI and endpoints, and says
+/// what is broken and how to fix it.
+#[derive(Debug, Parser)]
+#[command(name = "wxc-preflight", version, after_help = EXIT_CODES, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// When to colour the human report.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "WXC_PREFLIGHT_COLOR")]
+    color: ColorChoice,
+
+    /// More detail: -v shows each check's evidence and info logs, -vv debug
+    /// logs (each request), -vvv trace logs.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Less: -q logs errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    quiet: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the check pipeline, then the plan run, and print the report.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// List the check catalog: id, what it proves, what it depends on.
+    Checks,
+    /// Print a finding code's problem and course of action.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+    Junit,
+    Nagios,
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The config file [default: ./wxc-preflight.toml, then the platform
+    /// config directory].
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Run only these checks (and the checks they depend on).
+    #[arg(
+        long,
+        value_name = "ID,...",
+        value_delimiter = ',',
+        env = "WXC_PREFLIGHT_ONLY"
+    )]
+    only: Vec<String>,
+
+    /// Skip these checks; their dependents still run when they can.
+    #[arg(
+        long,
+        value_name = "ID,...",
+        value_delimiter = ',',
+        env = "WXC_PREFLIGHT_SKIP"
+    )]
+    skip: Vec<String>,
+
+    /// Downgrade these finding codes from critical to warning (`all` for
+    /// every code).
+    #[arg(
+        long,
+        value_name = "CODE,...",
+        value_delimiter = ',',
+        env = "WXC_PREFLIGHT_IGNORE"
+    )]
+    ignore: Vec<String>,
+
+    /// The report format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "WXC_PREFLIGHT_FORMAT")]
+    format: Format,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_OUTPUT")]
+    output: Option<PathBuf>,
+
+    /// Move the failure threshold (see the exit codes below).
+    #[arg(long, value_enum, env = "WXC_PREFLIGHT_FAIL_ON")]
+    fail_on: Option<FailOnArg>,
+
+    /// A deadline for the whole run, like "30s" or "2m".
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WXC_PREFLIGHT_TIMEOUT")]
+    timeout: Option<Duration>,
+
+    /// Run the checks only, not the plan's test calls.
+    #[arg(long, env = "WXC_PREFLIGHT_NO_PLAN")]
+    no_plan: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOnArg {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The finding code, like redirect-url.whitespace.
+    #[arg(required_unless_present = "list")]
+    code: Option<String>,
+
+    /// List every code with its severity and problem.
+    #[arg(long)]
+    list: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text)
+}
 
 /// Runs the command line and returns the process exit code.
 #[must_use]
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    crate::logging::init(cli.verbose, cli.quiet);
+    let code = match cli.command {
+        Command::Check(args) => run_check(&args, cli.color, cli.verbose),
+        Command::Checks => {
+            output::stdout(&list_checks());
+            0
+        }
+        Command::Explain(args) => explain(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints clap's message; help and version exit 0, anything else 3.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let text = error.render().ansi().to_string();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            output::stdout(&text);
+            ExitCode::SUCCESS
+        }
+        _ => {
+            output::stderr(&text);
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// `check`: load, run, report.
+fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            output::message(&format!("cannot start the async runtime: {e}"));
+            return 3;
+        }
+    };
+    let started_at = jiff::Timestamp::now();
+    let source = args
+        .config
+        .clone()
+        .map_or(ConfigSource::Search, ConfigSource::Explicit);
+    let loaded = config::load(&source, checks::SCOPE_PROFILES, &|name| {
+        std::env::var(name).ok()
+    });
+
+    let mut options = pipeline::Options {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        ignore: args.ignore.clone(),
+        timeout: args.timeout,
+        ..pipeline::Options::default()
+    };
+    if let Some(config) = &loaded.config {
+        options.skip.extend(config.file.checks.skip.iter().cloned());
+        options
+            .ignore
+            .extend(config.file.checks.ignore.iter().cloned());
+    }
+    if args.no_plan {
+        options.skip.push("plan".to_owned());
+    }
+    let all = checks::all();
+    if let Err(message) = pipeline::validate(&all, &options) {
+        output::message(&message);
+        return 3;
+    }
+
+    let config_file = loaded.config.as_ref().map(|c| c.path.display().to_string());
+    let ctx = crate::check::Context::new(loaded.config, loaded.problems);
+    let run = runtime.block_on(async {
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tracing::warn!("interrupted: stopping the checks and reporting what was measured");
+        };
+        pipeline::run(&all, &ctx, &options, interrupt).await
+    });
+    // Give checks' background tasks a moment to release what they hold.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+
+    let fail_on = match args.fail_on {
+        None => FailOn::Default,
+        Some(FailOnArg::Warning) => FailOn::Warning,
+        Some(FailOnArg::Critical) => FailOn::Critical,
+    };
+    let mut report = Report::build(
+        &run,
+        report::BuildInfo {
+            started_at,
+            config_file,
+            fail_on,
+            plan: None,
+        },
+    );
+    if std::env::var_os("WXC_PREFLIGHT_FIXED_CLOCK").is_some() {
+        report.freeze_clock();
+    }
+    tracing::debug!(
+        "run finished in {} ms, peak memory {}",
+        report.duration_ms,
+        crate::logging::peak_memory().unwrap_or_else(|| "unknown".to_owned())
+    );
+    let to_terminal = args.output.is_none();
+    let style = Style {
+        color: use_color(color, to_terminal),
+        verbose,
+    };
+    deliver(&report, args.format, style, args.output.as_deref())
+}
+
+/// Renders the report and writes it; returns the run's exit code, or 3
+/// when the report cannot be written.
+fn deliver(report: &Report, format: Format, style: Style, path: Option<&std::path::Path>) -> u8 {
+    let text = render(report, format, style);
+    match path {
+        None => output::stdout(&text),
+        Some(path) => {
+            if let Err(e) = output::write_atomic(path, &text) {
+                output::message(&format!(
+                    "cannot write the report to {}: {e}\ncheck that the directory exists and is writable",
+                    path.display()
+                ));
+                return 3;
+            }
+        }
+    }
+    report.exit_code
+}
+
+/// The report in one format.
+#[must_use]
+pub fn render(report: &Report, format: Format, style: Style) -> String {
+    match format {
+        Format::Human => report::human(report, style),
+        Format::Json => report::json(report),
+        Format::Markdown => report::markdown(report),
+        Format::Junit => report::junit(report),
+        Format::Nagios => report::nagios(report),
+        Format::Prometheus => report::prometheus(report),
+    }
+}
+
+fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            // NO_COLOR (no-color.org) wins over everything in auto mode.
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            to_terminal
+                && !no_color
+                && supports_color::on_cached(supports_color::Stream::Stdout).is_some()
+        }
+    }
+}
+
+/// `checks`: the catalog as a table.
+fn list_checks() -> String {
+    use std::fmt::Write as _;
+    let all = checks::all();
+    let mut out = String::new();
+    let _ = writeln!(out, "{:13} {:26} proves", "check", "depends on");
+    for check in &all {
+        let info = catalog().check(check.id());
+        let deps = if check.depends_on().is_empty() {
+            "-".to_owned()
+        } else {
+            check.depends_on().join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:13} {:26} {}",
+            check.id(),
+            deps,
+            info.map_or("", |i| i.proves.as_str())
+        );
+    }
+    out
+}
+
+/// `explain CODE` and `explain --list`.
+fn explain(args: &ExplainArgs) -> u8 {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if args.list {
+        for entry in catalog().entries() {
+            let _ = writeln!(
+                out,
+                "{:32} {:9} {}",
+                entry.code,
+                entry.severity.as_str(),
+                entry.problem
+            );
+        }
+        output::stdout(&out);
+        return 0;
+    }
+    let code = args.code.as_deref().unwrap_or_default();
+    let Some(entry) = catalog().get(code) else {
+        let prefix = code.split('.').next().unwrap_or(code);
+        let near: Vec<&str> = catalog()
+            .entries()
+            .map(|e| e.code.as_str())
+            .filter(|c| c.starts_with(prefix))
+            .collect();
+        let hint = if near.is_empty() {
+            "list the codes with: wxc-preflight explain --list".to_owned()
+        } else {
+            format!("codes starting with {prefix}: {}", near.join(", "))
+        };
+        output::message(&format!("unknown finding code {code:?}\n{hint}"));
+        return 3;
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}, {})",
+        entry.code,
+        entry.severity,
+        entry.section.title()
+    );
+    let _ = writeln!(out, "raised by the {} check\n", entry.check);
+    let _ = writeln!(out, "Problem: {}", entry.problem);
+    if let Some(symptom) = &entry.symptom {
+        let _ = writeln!(out, "Symptom: {symptom}");
+    }
+    let _ = writeln!(out, "\nSuggested course of action:");
+    for (i, action) in entry.actions.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {action}", i + 1);
+    }
+    if let Some(command) = &entry.fix_command {
+        let _ = writeln!(out, "\nFix: {command}");
+    }
+    output::stdout(&out);
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -6,5 +6,15 @@
 //! several formats; `finding` and its remediation catalog sit at the bottom.
 //! `emulator` stands apart and shares only wire-level types.
 
+pub mod check;
+pub mod checks;
 pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod finding;
+mod logging;
 pub mod net;
+mod output;
+pub mod pipeline;
+pub mod report;
+pub mod secret;
