@@ -6,6 +6,10 @@
 //! reports `skipped` ("not implemented yet"), never `pass`.
 
 mod config;
+mod dns;
+mod internet;
+pub mod network;
+mod proxy;
 mod redirect_url;
 
 use std::sync::Arc;
@@ -13,6 +17,9 @@ use std::sync::Arc;
 use crate::check::{Check, CheckFuture, Context, Outcome};
 
 pub use config::ConfigCheck;
+pub use dns::{DnsCheck, DnsFacts};
+pub use internet::{InternetCheck, InternetFacts};
+pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;
 
 /// The scope profiles shipped under `checks/scopes/`.
@@ -25,18 +32,9 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(ConfigCheck),
         Arc::new(RedirectUrlCheck),
-        Arc::new(Pending {
-            id: "dns",
-            deps: &["config"],
-        }),
-        Arc::new(Pending {
-            id: "proxy",
-            deps: &["dns"],
-        }),
-        Arc::new(Pending {
-            id: "internet",
-            deps: &["proxy"],
-        }),
+        Arc::new(DnsCheck),
+        Arc::new(ProxyCheck),
+        Arc::new(InternetCheck),
         Arc::new(Pending {
             id: "authorize",
             deps: &["internet", "redirect-url"],
