@@ -25,7 +25,37 @@ use crate::net::{
 use super::network::{Network, ms, network};
 
 /// See the module documentation.
-pub struct DnsCheck;
+#[derive(Debug, Clone, Copy)]
+pub struct DnsCheck {
+    compare_with_system: bool,
+}
+
+impl Default for DnsCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DnsCheck {
+    /// The check as the tool runs it: the configured resolver, compared
+    /// with the operating system's.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            compare_with_system: true,
+        }
+    }
+
+    /// The check without the operating system's resolver, for tests on
+    /// loopback: getaddrinfo would send their made-up names to the
+    /// machine's own DNS servers.
+    #[must_use]
+    pub fn without_system_resolver() -> Self {
+        Self {
+            compare_with_system: false,
+        }
+    }
+}
 
 /// How long the check may take: two tries of the longest usual timeout,
 /// the system lookups beside them, and a proxy probe.
@@ -50,7 +80,7 @@ impl Check for DnsCheck {
                 Ok(net) => net,
                 Err(outcome) => return outcome,
             };
-            let facts = gather(&net).await;
+            let facts = gather(&net, self.compare_with_system).await;
             let outcome = assess(&facts);
             ctx.facts.put(facts);
             outcome
@@ -84,8 +114,10 @@ pub struct HostDns {
     pub target: bool,
     /// The tool's resolver, server by server.
     pub lookup: HostLookup,
-    /// The operating system's resolver.
-    pub system: SystemLookup,
+    /// An address or `localhost`: nothing was asked of a server.
+    pub literal: bool,
+    /// The operating system's resolver, when asked.
+    pub system: Option<SystemLookup>,
     /// For a target that failed locally behind a proxy: what the proxy made
     /// of it.
     pub via_proxy: Option<ProxyVerdict>,
@@ -105,7 +137,7 @@ pub enum ProxyVerdict {
     Unknown(String),
 }
 
-async fn gather(net: &Arc<Network>) -> DnsFacts {
+async fn gather(net: &Arc<Network>, compare_with_system: bool) -> DnsFacts {
     let mut names: Vec<(String, &'static str, bool)> = net
         .required
         .iter()
@@ -124,12 +156,29 @@ async fn gather(net: &Arc<Network>) -> DnsFacts {
         .map(|(host, role, target)| {
             let resolver = net.resolver.clone();
             tokio::spawn(async move {
-                let (lookup, system) =
-                    tokio::join!(resolver.lookup_host(&host), system_lookup(&host, deadline));
+                if let Some(lookup) = literal(&host) {
+                    return HostDns {
+                        role,
+                        target,
+                        lookup,
+                        literal: true,
+                        system: None,
+                        via_proxy: None,
+                    };
+                }
+                let system = async {
+                    if compare_with_system {
+                        Some(system_lookup(&host, deadline).await)
+                    } else {
+                        None
+                    }
+                };
+                let (lookup, system) = tokio::join!(resolver.lookup_host(&host), system);
                 HostDns {
                     role,
                     target,
                     lookup,
+                    literal: false,
                     system,
                     via_proxy: None,
                 }
@@ -176,6 +225,27 @@ async fn gather(net: &Arc<Network>) -> DnsFacts {
     }
 }
 
+/// An IP address or `localhost` needs no server: the lookup as it stands.
+fn literal(host: &str) -> Option<HostLookup> {
+    let addresses = if let Ok(ip) = host.parse::<IpAddr>() {
+        vec![ip]
+    } else if host.eq_ignore_ascii_case("localhost") {
+        vec![
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ]
+    } else {
+        return None;
+    };
+    Some(HostLookup {
+        host: host.to_owned(),
+        addresses,
+        exchanges: Vec::new(),
+        failure: None,
+        elapsed: Duration::ZERO,
+    })
+}
+
 /// Turns the lookups into evidence and findings.
 pub(crate) fn assess(facts: &DnsFacts) -> Outcome {
     let mut outcome = Outcome::new();
@@ -196,14 +266,21 @@ pub(crate) fn assess(facts: &DnsFacts) -> Outcome {
         ),
     );
     for h in &facts.hosts {
-        outcome.evidence(
-            format!("{} ({})", h.lookup.host, h.role),
-            describe(&h.lookup),
-        );
-        outcome.evidence(
-            format!("{} (system resolver)", h.lookup.host),
-            describe_system(&h.lookup, &h.system),
-        );
+        let label = format!("{} ({})", h.lookup.host, h.role);
+        if h.literal {
+            outcome.evidence(
+                label,
+                format!("{} (nothing to ask a server)", join(&h.lookup.addresses)),
+            );
+            continue;
+        }
+        outcome.evidence(label, describe(&h.lookup));
+        if let Some(system) = &h.system {
+            outcome.evidence(
+                format!("{} (system resolver)", h.lookup.host),
+                describe_system(&h.lookup, system),
+            );
+        }
     }
 
     let unavailable = |f: &DnsFailure| {
@@ -335,9 +412,12 @@ fn host_finding(h: &HostDns, failure: &DnsFailure) -> Finding {
                 join(&answered)
             }
         })
-        .with("answers", per_server(&h.lookup))
-        .with("system resolver", describe_system(&h.lookup, &h.system));
-    if compare_with_system(&h.lookup, &h.system) == Agreement::OnlySystem {
+        .with("answers", per_server(&h.lookup));
+    let Some(system) = &h.system else {
+        return finding;
+    };
+    finding = finding.with("system resolver", describe_system(&h.lookup, system));
+    if compare_with_system(&h.lookup, system) == Agreement::OnlySystem {
         finding = finding.with(
             "note",
             "the operating system resolves it (an /etc/hosts entry or another resolver), \
@@ -484,7 +564,8 @@ mod tests {
             role: "api",
             target: true,
             lookup: l,
-            system: s,
+            literal: false,
+            system: Some(s),
             via_proxy: None,
         }
     }
@@ -571,5 +652,18 @@ mod tests {
         ));
         let o = assess(&facts(vec![h], true));
         assert!(o.findings.is_empty(), "the proxy check owns that problem");
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_localhost_need_no_server() {
+        assert_eq!(literal("127.0.0.1").unwrap().addresses.len(), 1);
+        assert_eq!(literal("::1").unwrap().addresses.len(), 1);
+        assert_eq!(literal("LOCALHOST").unwrap().addresses.len(), 2);
+        assert!(literal("webexapis.com").is_none());
     }
 }

@@ -32,7 +32,7 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(ConfigCheck),
         Arc::new(RedirectUrlCheck),
-        Arc::new(DnsCheck),
+        Arc::new(DnsCheck::new()),
         Arc::new(ProxyCheck),
         Arc::new(InternetCheck),
         Arc::new(Pending {

@@ -465,7 +465,8 @@ pub enum SquidAuth {
 
 /// A Squid 5 process with its own config in a temp dir, loopback only,
 /// killed when dropped. Names resolve from its private hosts file:
-/// `localhost`, `origin.test` and `blocked.test` are 127.0.0.1.
+/// `localhost`, `origin.test`, `blocked.test` and `nx.origin.test` are
+/// 127.0.0.1 (the last one our DNS server calls NXDOMAIN).
 pub struct Squid {
     child: Child,
     /// Its port on 127.0.0.1.
@@ -527,7 +528,7 @@ impl Squid {
 
         std::fs::write(
             dir.path().join("hosts"),
-            "127.0.0.1 localhost origin.test blocked.test\n",
+            "127.0.0.1 localhost origin.test blocked.test nx.origin.test\n",
         )
         .unwrap();
         std::fs::write(
