@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigProblem};
 use crate::finding::{Evidence, Finding, Severity};
+use crate::services::Services;
 
 /// The future a check's `run` returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
@@ -163,6 +164,9 @@ pub struct Context {
     /// Problems found while loading the configuration.
     pub config_problems: Arc<Vec<ConfigProblem>>,
     pub facts: Arc<Facts>,
+    /// The resolver, trust store and HTTP client of the run; `None` when
+    /// the configuration could not be loaded or used.
+    pub services: Option<Arc<Services>>,
     /// Cancelled at the check's deadline, at the run's timeout, or on
     /// Ctrl-C.
     pub cancel: CancellationToken,
@@ -176,6 +180,7 @@ impl Context {
             config: config.map(Arc::new),
             config_problems: Arc::new(config_problems),
             facts: Arc::new(Facts::default()),
+            services: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -186,6 +191,14 @@ impl Context {
         self.config
             .as_deref()
             .ok_or_else(|| Outcome::skipped("the configuration could not be loaded"))
+    }
+
+    /// The shared network services, or an outcome that says why the check
+    /// cannot run without them.
+    pub fn services(&self) -> Result<&Services, Outcome> {
+        self.services.as_deref().ok_or_else(|| {
+            Outcome::skipped("the network services could not be built from the configuration")
+        })
     }
 
     /// A fact a dependency should have put, or a `skipped` outcome naming

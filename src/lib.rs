@@ -6,15 +6,20 @@
 //! several formats; `finding` and its remediation catalog sit at the bottom.
 //! `emulator` stands apart and shares only wire-level types.
 
+pub mod auth;
 pub mod check;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod duration;
+pub mod emulator;
 pub mod finding;
 mod logging;
 pub mod net;
 mod output;
 pub mod pipeline;
 pub mod report;
+pub mod run;
 pub mod secret;
+pub mod services;

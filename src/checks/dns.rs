@@ -225,11 +225,12 @@ async fn gather(net: &Arc<Network>, compare_with_system: bool) -> DnsFacts {
     }
 }
 
-/// An IP address or `localhost` needs no server: the lookup as it stands.
+/// An IP address or a `localhost` name needs no server: the lookup as it
+/// stands.
 fn literal(host: &str) -> Option<HostLookup> {
     let addresses = if let Ok(ip) = host.parse::<IpAddr>() {
         vec![ip]
-    } else if host.eq_ignore_ascii_case("localhost") {
+    } else if crate::net::resolver::is_localhost_name(host) {
         vec![
             IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
@@ -664,6 +665,8 @@ mod literal_tests {
         assert_eq!(literal("127.0.0.1").unwrap().addresses.len(), 1);
         assert_eq!(literal("::1").unwrap().addresses.len(), 1);
         assert_eq!(literal("LOCALHOST").unwrap().addresses.len(), 2);
+        assert_eq!(literal("origin.localhost.").unwrap().addresses.len(), 2);
         assert!(literal("webexapis.com").is_none());
+        assert!(literal("localhost.example").is_none());
     }
 }

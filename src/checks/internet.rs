@@ -109,17 +109,7 @@ pub struct ClientResult {
 async fn client_request(net: &Network, budget: Duration) -> ClientResult {
     let request = format!("GET {}", net.api_base);
     let started = Instant::now();
-    let client = match net.client().await {
-        Ok(c) => c,
-        Err(e) => {
-            return ClientResult {
-                request,
-                result: Err(e),
-                elapsed: started.elapsed(),
-                relay: None,
-            };
-        }
-    };
+    let client = &net.http;
     let relay = client.relay().map(crate::net::Relay::addr);
     let send = client.client().get(net.api_base.clone()).send();
     let result = match tokio::time::timeout(budget, send).await {
@@ -165,8 +155,6 @@ pub(crate) struct Setup {
     pub route: String,
     /// The trust store's make-up.
     pub trust: TrustFacts,
-    /// Why `ca_file` is not used, if it is not.
-    pub trust_problem: Option<String>,
 }
 
 impl Setup {
@@ -177,7 +165,6 @@ impl Setup {
                 Some(p) => format!("through the proxy {}", redacted(&p.url)),
             },
             trust: net.trust.facts().clone(),
-            trust_problem: net.trust_problem.clone(),
         }
     }
 }
@@ -198,9 +185,6 @@ pub(crate) fn assess(setup: &Setup, probes: &[TlsProbe], client: Option<&ClientR
         );
     }
     outcome.evidence("trusted roots", roots);
-    if let Some(problem) = &setup.trust_problem {
-        outcome.evidence("ca_file", format!("not used: {problem}"));
-    }
     for p in probes {
         outcome.evidence(p.target.to_string(), describe(p));
     }
@@ -424,7 +408,6 @@ mod tests {
                 ca_file_roots: 0,
                 ca_file_subjects: vec![],
             },
-            trust_problem: None,
         }
     }
 

@@ -1,27 +1,17 @@
-//! The network of a run, as the checks see it: the configuration mapped
-//! into `net`'s settings, the resolver and the trust store built once, the
-//! required hosts, and the one HTTP client every request goes through.
-//!
-//! The first check that needs it builds it and leaves it on the facts
-//! blackboard; every later check, and every request of the run, uses the
-//! same resolver, trust store and proxy path.
+//! What the network checks share: the run's services (resolver, trust
+//! store, HTTP client with the relay, built once in `services`) seen with
+//! the hosts the harness must reach, host and port, and the small helpers
+//! of their evidence.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
-use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::check::{Context, Outcome};
-use crate::config::{Config, ProxyAuth};
-use crate::net::{
-    Authority, ClientSettings, DnsSettings, HttpClient, ProxyAuthMode, ProxySettings, Resolver,
-    TlsSettings, TlsTrust, build_client,
-};
-
-/// The identity broker the Webex login goes through (webex-api.md §7).
-pub const IDENTITY_BROKER: &str = "idbroker.webex.com";
+use crate::net::Authority;
+use crate::services::{IDENTITY_BROKER, Services};
 
 /// What a required host is for, as the evidence names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,91 +42,24 @@ pub struct RequiredHost {
     pub role: Role,
 }
 
-/// Everything network the checks share.
+/// The run's services and the hosts to probe.
+#[derive(Debug)]
 pub struct Network {
-    /// The DNS settings the resolver was built from.
-    pub dns: DnsSettings,
-    /// The one resolver.
-    pub resolver: Resolver,
-    /// The trust store: system roots plus `ca_file`.
-    pub trust: TlsTrust,
-    /// Why `ca_file` could not be used, if it could not (the system roots
-    /// are then trusted alone).
-    pub trust_problem: Option<String>,
-    /// The proxy, if one is configured.
-    pub proxy: Option<ProxySettings>,
+    services: Arc<Services>,
     /// The hosts the harness needs (the XSI host joins later, from the
     /// organisation).
     pub required: Vec<RequiredHost>,
-    /// `[webex] api_base`.
-    pub api_base: Url,
-    client: OnceCell<Result<HttpClient, String>>,
 }
 
-impl std::fmt::Debug for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network")
-            .field("resolver", &self.resolver)
-            .field("proxy", &self.proxy)
-            .field("required", &self.required)
-            .finish_non_exhaustive()
+impl Deref for Network {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 
 impl Network {
-    /// Maps the configuration and builds the resolver and trust store.
-    pub fn from_config(config: &Config) -> Result<Self, String> {
-        let dns = DnsSettings {
-            servers: config.dns_servers.clone(),
-            timeout: config.file.dns.timeout,
-            attempts: 2,
-        };
-        let resolver = Resolver::new(&dns).map_err(|e| e.to_string())?;
-        let tls = TlsSettings {
-            ca_file: config.file.webex.ca_file.clone(),
-            without_system_roots: false,
-        };
-        let (trust, trust_problem) = match TlsTrust::load(&tls) {
-            Ok(trust) => (trust, None),
-            Err(e) => {
-                let fallback =
-                    TlsTrust::load(&TlsSettings::default()).map_err(|e| e.to_string())?;
-                (fallback, Some(e.to_string()))
-            }
-        };
-        let api_base = Url::parse(&config.file.webex.api_base)
-            .map_err(|e| format!("webex.api_base is not a url: {e}"))?;
-        Ok(Self {
-            dns,
-            resolver,
-            trust,
-            trust_problem,
-            proxy: proxy_settings(config)?,
-            required: required_hosts(&api_base)?,
-            api_base,
-            client: OnceCell::new(),
-        })
-    }
-
-    /// The tool's HTTP client, built on first use: this resolver, this
-    /// trust store, and the relay when a proxy is configured.
-    pub async fn client(&self) -> Result<&HttpClient, String> {
-        let built = self
-            .client
-            .get_or_init(|| async {
-                build_client(
-                    &self.resolver,
-                    self.proxy.as_ref(),
-                    &self.trust,
-                    &ClientSettings::default(),
-                )
-                .await
-                .map_err(|e| e.to_string())
-            })
-            .await;
-        built.as_ref().map_err(Clone::clone)
-    }
-
     /// The deadline of one probe within a check whose own deadline is
     /// `check_deadline`: the probe must end first, so its facts are kept.
     #[must_use]
@@ -145,65 +68,48 @@ impl Network {
     }
 }
 
-/// The run's network from the facts, built and stored on first use.
+/// The run's services with the required hosts, or why a check cannot run.
 pub fn network(ctx: &Context) -> Result<Arc<Network>, Outcome> {
-    if let Some(net) = ctx.facts.get::<Network>() {
-        return Ok(net);
-    }
-    let config = ctx.config()?;
-    let net = Network::from_config(config).map_err(Outcome::skipped)?;
-    ctx.facts.put(net);
-    ctx.facts
-        .get::<Network>()
-        .ok_or_else(|| Outcome::skipped("the network settings could not be stored"))
+    ctx.services()?;
+    let services = ctx
+        .services
+        .clone()
+        .ok_or_else(|| Outcome::skipped("the network services are missing"))?;
+    let required = required_hosts(&services.api_base, &services.required_hosts());
+    Ok(Arc::new(Network { services, required }))
 }
 
-fn proxy_settings(config: &Config) -> Result<Option<ProxySettings>, String> {
-    let Some(section) = &config.file.proxy else {
-        return Ok(None);
-    };
-    let url = Url::parse(&section.url)
-        .map_err(|e| format!("proxy.url {:?} is not a url: {e}", section.url))?;
-    let auth = match section.auth {
-        ProxyAuth::None => ProxyAuthMode::None,
-        ProxyAuth::Basic => ProxyAuthMode::Basic,
-        ProxyAuth::Digest => ProxyAuthMode::Digest,
-    };
-    let settings = ProxySettings {
-        url,
-        auth,
-        username: section.username.clone(),
-        password: config
-            .proxy_password
-            .as_ref()
-            .map(|s| SecretString::from(s.expose().to_owned())),
-    };
-    settings.endpoint().map_err(|e| e.to_string())?;
-    Ok(Some(settings))
-}
-
-/// The API host, and the identity broker when the API is Webex's own
-/// (an emulator or another cloud brings its own login host).
-fn required_hosts(api_base: &Url) -> Result<Vec<RequiredHost>, String> {
-    let host = api_base
+/// The required host names with their ports: the API host on the port of
+/// `api_base`, the others on 443.
+fn required_hosts(api_base: &Url, names: &[String]) -> Vec<RequiredHost> {
+    let api_host = api_base
         .host_str()
-        .ok_or_else(|| format!("webex.api_base {api_base} has no host"))?
+        .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = api_base.port_or_known_default().unwrap_or(443);
-    let is_webex = host == "webexapis.com" || host.ends_with(".webexapis.com");
-    let mut out = vec![RequiredHost {
-        authority: Authority::new(host, port),
-        role: Role::Api,
-    }];
-    if is_webex {
-        out.push(RequiredHost {
-            authority: Authority::https(IDENTITY_BROKER),
-            role: Role::IdentityBroker,
-        });
-    }
-    Ok(out)
+    let api_port = api_base.port_or_known_default().unwrap_or(443);
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim_start_matches('[').trim_end_matches(']');
+            if name == api_host {
+                RequiredHost {
+                    authority: Authority::new(name, api_port),
+                    role: Role::Api,
+                }
+            } else {
+                RequiredHost {
+                    authority: Authority::https(name),
+                    role: if name == IDENTITY_BROKER {
+                        Role::IdentityBroker
+                    } else {
+                        Role::Api
+                    },
+                }
+            }
+        })
+        .collect()
 }
 
 /// Milliseconds, for evidence.
@@ -222,19 +128,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webex_api_needs_the_identity_broker_too() {
-        let hosts = required_hosts(&Url::parse("https://webexapis.com/v1").unwrap()).unwrap();
-        let names: Vec<String> = hosts.iter().map(|h| h.authority.to_string()).collect();
-        assert_eq!(names, ["webexapis.com:443", "idbroker.webex.com:443"]);
+    fn the_api_host_keeps_its_port() {
+        let api = Url::parse("https://127.0.0.1:8443/v1").unwrap();
+        let hosts = required_hosts(&api, &["127.0.0.1".to_owned()]);
+        assert_eq!(hosts[0].authority, Authority::new("127.0.0.1", 8443));
+        let api = Url::parse("https://[::1]:8443/v1").unwrap();
+        let hosts = required_hosts(&api, &["[::1]".to_owned()]);
+        assert_eq!(hosts[0].authority, Authority::new("::1", 8443));
     }
 
     #[test]
-    fn an_emulator_is_its_own_login_host() {
-        let hosts = required_hosts(&Url::parse("https://127.0.0.1:8443/v1").unwrap()).unwrap();
-        assert_eq!(hosts.len(), 1);
-        assert_eq!(hosts[0].authority, Authority::new("127.0.0.1", 8443));
-        let v6 = required_hosts(&Url::parse("https://[::1]:8443/v1").unwrap()).unwrap();
-        assert_eq!(v6[0].authority.host, "::1");
+    fn webex_and_its_identity_broker() {
+        let api = Url::parse("https://webexapis.com/v1").unwrap();
+        let hosts = required_hosts(
+            &api,
+            &["webexapis.com".to_owned(), IDENTITY_BROKER.to_owned()],
+        );
+        let names: Vec<String> = hosts.iter().map(|h| h.authority.to_string()).collect();
+        assert_eq!(names, ["webexapis.com:443", "idbroker.webex.com:443"]);
+        assert_eq!(hosts[1].role, Role::IdentityBroker);
     }
 
     #[test]

@@ -8,11 +8,10 @@
 //! the OAuth request sends the string as written: a URL that parses fine
 //! here can still be a mismatch at the identity service.
 
-use std::net::IpAddr;
-
 use crate::check::{Check, CheckFuture, Context, Outcome};
 use crate::config::Config;
 use crate::finding::Finding;
+use crate::net::is_loopback;
 
 /// See the module documentation.
 pub struct RedirectUrlCheck;
@@ -299,16 +298,6 @@ fn check_shape(cleaned: &str) -> Result<url::Url, Box<Finding>> {
         )));
     }
     Ok(url)
-}
-
-/// `localhost`, a `*.localhost` name, 127.0.0.0/8 or `::1`.
-#[must_use]
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let lower = host.to_ascii_lowercase();
-    lower == "localhost"
-        || lower.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn mismatch_finding(raw: &str, expected: &str) -> Finding {

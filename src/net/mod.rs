@@ -42,6 +42,18 @@ pub use stream::ConnectFailure;
 pub use tls::{CertificateSummary, TlsFailure, TlsTrust, install_crypto_provider};
 pub use tls_probe::{Route, TlsProbe, TlsProbeFailure, probe_tls};
 
+/// `localhost`, a `*.localhost` name, 127.0.0.0/8 or `::1`.
+#[must_use]
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let lower = host.to_ascii_lowercase();
+    lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A host and a port, as in a CONNECT request target (`host:port`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Authority {

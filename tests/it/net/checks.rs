@@ -2,6 +2,9 @@
 //! process for the DNS failures (the operating system's resolver would
 //! send made-up names to the machine's DNS servers), and through the
 //! binary for the whole tool behind Squid.
+//!
+//! An API host under `localhost` (`origin.localhost`) is a loopback host:
+//! the run then needs no identity broker, which the rig cannot serve.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,6 +14,7 @@ use serde_json::Value;
 use wxc_preflight::check::{Check, Context, Outcome, Status};
 use wxc_preflight::checks::{DnsCheck, InternetCheck, ProxyCheck, SCOPE_PROFILES};
 use wxc_preflight::config::{self, Config};
+use wxc_preflight::services::Services;
 
 use super::rig::{
     DnsServer, PASSWORD, ScriptedPeer, Squid, SquidAuth, TestCa, TlsOrigin, closed_port,
@@ -66,6 +70,14 @@ fn parsed(text: &str, proxy_password: &str) -> Config {
     loaded.config.unwrap()
 }
 
+/// A check context with the run's services built from the config.
+async fn context(config: Config) -> Context {
+    let services = Services::build(&config).await.unwrap();
+    let mut ctx = Context::new(Some(config), vec![]);
+    ctx.services = Some(std::sync::Arc::new(services));
+    ctx
+}
+
 fn codes(o: &Outcome) -> Vec<&'static str> {
     o.findings.iter().map(|f| f.code).collect()
 }
@@ -90,7 +102,7 @@ async fn check_dns_names_what_each_server_said() {
         ("refused.example.test", "dns.server-failure"),
     ] {
         let text = config_text(&format!("{host}:443"), &dns, &ca, None, "500ms");
-        let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+        let ctx = context(parsed(&text, "")).await;
         let o = DnsCheck::without_system_resolver().run(&ctx).await;
         assert_eq!(codes(&o), [code], "{host}: {o:#?}");
         let f = &o.findings[0];
@@ -108,7 +120,7 @@ async fn check_dns_with_a_silent_server_is_unavailable_at_its_deadline() {
     let silent = DnsServer::silent().await;
     let ca = TestCa::new("rig trusted CA");
     let text = config_text("api.example.test:443", &silent, &ca, None, "1s");
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let started = Instant::now();
 
     let o = DnsCheck::without_system_resolver().run(&ctx).await;
@@ -128,7 +140,7 @@ async fn check_dns_resolves_and_shows_the_servers() {
     let dns = DnsServer::start().await;
     let ca = TestCa::new("rig trusted CA");
     let text = config_text("api.example.test:443", &dns, &ca, None, "500ms");
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let o = DnsCheck::without_system_resolver().run(&ctx).await;
     assert!(o.findings.is_empty(), "{o:#?}");
     assert_eq!(
@@ -160,7 +172,7 @@ async fn check_dns_behind_a_proxy_warns_only_when_the_proxy_resolves_the_name() 
         Some(proxy_table(&squid, "digest")),
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, PASSWORD)), vec![]);
+    let ctx = context(parsed(&text, PASSWORD)).await;
     let o = DnsCheck::without_system_resolver().run(&ctx).await;
     assert_eq!(codes(&o), ["dns.local-only-failure"], "{o:#?}");
     assert_eq!(o.status(), Status::Warn);
@@ -172,7 +184,7 @@ async fn check_dns_behind_a_proxy_warns_only_when_the_proxy_resolves_the_name() 
         Some(proxy_table(&squid, "digest")),
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, PASSWORD)), vec![]);
+    let ctx = context(parsed(&text, PASSWORD)).await;
     let o = DnsCheck::without_system_resolver().run(&ctx).await;
     assert_eq!(codes(&o), ["dns.name-not-found"], "{o:#?}");
     assert!(evidence(&o, "nx.example.test through the proxy").contains("cannot reach it either"));
@@ -185,13 +197,13 @@ async fn check_proxy_and_internet_through_the_digest_squid() {
     let squid = Squid::start(SquidAuth::Digest, None).await;
     let origin = TlsOrigin::start(&ca, 0).await;
     let text = config_text(
-        &format!("origin.test:{}", origin.port()),
+        &format!("origin.localhost:{}", origin.port()),
         &dns,
         &ca,
         Some(proxy_table(&squid, "digest")),
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, PASSWORD)), vec![]);
+    let ctx = context(parsed(&text, PASSWORD)).await;
 
     let o = DnsCheck::without_system_resolver().run(&ctx).await;
     assert!(o.findings.is_empty(), "{o:#?}");
@@ -215,7 +227,7 @@ async fn check_proxy_findings_for_each_squid_setup() {
     let dns = DnsServer::start().await;
     let ca = TestCa::new("rig trusted CA");
     let origin = TlsOrigin::start(&ca, 0).await;
-    let api = format!("origin.test:{}", origin.port());
+    let api = format!("origin.localhost:{}", origin.port());
     let cases = [
         (
             SquidAuth::Basic,
@@ -251,7 +263,7 @@ async fn check_proxy_findings_for_each_squid_setup() {
     for (auth, mode, password, want) in cases {
         let squid = Squid::start(auth, None).await;
         let text = config_text(&api, &dns, &ca, Some(proxy_table(&squid, mode)), "500ms");
-        let ctx = Context::new(Some(parsed(&text, password)), vec![]);
+        let ctx = context(parsed(&text, password)).await;
         let o = ProxyCheck.run(&ctx).await;
         assert_eq!(codes(&o), want, "{auth:?} {mode}: {o:#?}");
     }
@@ -261,11 +273,17 @@ async fn check_proxy_findings_for_each_squid_setup() {
 async fn check_proxy_blocked_domain_and_upstream_failure() {
     let dns = DnsServer::start().await;
     let ca = TestCa::new("rig trusted CA");
-    let squid = Squid::start(SquidAuth::None, Some("blocked.test")).await;
+    let squid = Squid::start(SquidAuth::None, Some("blocked.localhost")).await;
     let table = "\n[proxy]\nurl = \"URL\"\n".replace("URL", squid.url().as_str());
 
-    let text = config_text("blocked.test:443", &dns, &ca, Some(table.clone()), "500ms");
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let text = config_text(
+        "blocked.localhost:443",
+        &dns,
+        &ca,
+        Some(table.clone()),
+        "500ms",
+    );
+    let ctx = context(parsed(&text, "")).await;
     let o = ProxyCheck.run(&ctx).await;
     assert_eq!(codes(&o), ["proxy.domain-blocked"], "{o:#?}");
 
@@ -276,7 +294,7 @@ async fn check_proxy_blocked_domain_and_upstream_failure() {
         Some(table),
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let o = ProxyCheck.run(&ctx).await;
     assert_eq!(codes(&o), ["proxy.upstream-failure"], "{o:#?}");
 }
@@ -294,8 +312,8 @@ async fn check_proxy_that_is_not_there_or_not_a_proxy() {
         (format!("http://{}", web.addr), "proxy.wrong-protocol"),
     ] {
         let table = format!("\n[proxy]\nurl = \"{url}\"\n");
-        let text = config_text("origin.test:443", &dns, &ca, Some(table), "500ms");
-        let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+        let text = config_text("origin.localhost:443", &dns, &ca, Some(table), "500ms");
+        let ctx = context(parsed(&text, "")).await;
         let o = ProxyCheck.run(&ctx).await;
         assert_eq!(codes(&o), [code], "{url}: {o:#?}");
     }
@@ -309,26 +327,26 @@ async fn check_internet_untrusted_chain_and_clock_skew() {
 
     let origin = TlsOrigin::start(&inspecting, 0).await;
     let text = config_text(
-        &format!("origin.test:{}", origin.port()),
+        &format!("origin.localhost:{}", origin.port()),
         &dns,
         &trusted,
         None,
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let o = InternetCheck.run(&ctx).await;
     assert_eq!(codes(&o), ["tls.untrusted"], "{o:#?}");
     assert!(o.findings[0].summary.contains("CN=Corp Inspection CA"));
 
     let skewed = TlsOrigin::start(&trusted, -900).await;
     let text = config_text(
-        &format!("origin.test:{}", skewed.port()),
+        &format!("origin.localhost:{}", skewed.port()),
         &dns,
         &trusted,
         None,
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let o = InternetCheck.run(&ctx).await;
     assert_eq!(codes(&o), ["clock.skew"], "{o:#?}");
     assert!(o.findings[0].summary.contains("ahead of"));
@@ -339,13 +357,13 @@ async fn check_internet_direct_with_nothing_listening() {
     let dns = DnsServer::start().await;
     let ca = TestCa::new("rig trusted CA");
     let text = config_text(
-        &format!("origin.test:{}", closed_port()),
+        &format!("origin.localhost:{}", closed_port()),
         &dns,
         &ca,
         None,
         "500ms",
     );
-    let ctx = Context::new(Some(parsed(&text, "")), vec![]);
+    let ctx = context(parsed(&text, "")).await;
     let o = InternetCheck.run(&ctx).await;
     assert_eq!(codes(&o), ["internet.unavailable"], "{o:#?}");
 }

@@ -115,7 +115,13 @@ pub struct TlsOrigin {
 }
 
 /// The names on every origin certificate.
-pub const ORIGIN_NAMES: &[&str] = &["origin.test", "localhost", "127.0.0.1", "::1"];
+pub const ORIGIN_NAMES: &[&str] = &[
+    "origin.test",
+    "origin.localhost",
+    "localhost",
+    "127.0.0.1",
+    "::1",
+];
 
 impl TlsOrigin {
     /// Starts an origin whose certificate `ca` signed, its clock shifted by
@@ -465,8 +471,9 @@ pub enum SquidAuth {
 
 /// A Squid 5 process with its own config in a temp dir, loopback only,
 /// killed when dropped. Names resolve from its private hosts file:
-/// `localhost`, `origin.test`, `blocked.test` and `nx.origin.test` are
-/// 127.0.0.1 (the last one our DNS server calls NXDOMAIN).
+/// `localhost`, `origin.test`, `blocked.test`, `nx.origin.test` (which our
+/// DNS server calls NXDOMAIN), `origin.localhost` and `blocked.localhost`
+/// are 127.0.0.1.
 pub struct Squid {
     child: Child,
     /// Its port on 127.0.0.1.
@@ -528,7 +535,8 @@ impl Squid {
 
         std::fs::write(
             dir.path().join("hosts"),
-            "127.0.0.1 localhost origin.test blocked.test nx.origin.test\n",
+            "127.0.0.1 localhost origin.test blocked.test nx.origin.test origin.localhost \
+             blocked.localhost\n",
         )
         .unwrap();
         std::fs::write(
