@@ -284,23 +284,10 @@ pub(crate) fn assess(facts: &DnsFacts) -> Outcome {
         }
     }
 
-    let unavailable = |f: &DnsFailure| {
-        matches!(
-            f,
-            DnsFailure::Timeout | DnsFailure::NoReachableServer | DnsFailure::NoServers
-        )
-    };
-    let all_unavailable = !facts.hosts.is_empty()
-        && facts
-            .hosts
-            .iter()
-            .all(|h| h.lookup.failure.as_ref().is_some_and(unavailable));
-    if all_unavailable {
-        outcome.finding(unavailable_finding(facts, &servers));
-        return outcome;
-    }
-
-    for h in &facts.hosts {
+    // Hosts the proxy vouches for (or whose fate the proxy check tells)
+    // are dealt with first; what remains failed for good.
+    let mut remaining: Vec<(&HostDns, &DnsFailure)> = Vec::new();
+    for h in facts.hosts.iter().filter(|h| !h.literal) {
         let Some(failure) = &h.lookup.failure else {
             continue;
         };
@@ -309,13 +296,32 @@ pub(crate) fn assess(facts: &DnsFacts) -> Outcome {
         {
             continue;
         }
+        remaining.push((h, failure));
+    }
+
+    // Nothing resolved and every server stayed silent: one root cause.
+    let unavailable = |f: &DnsFailure| {
+        matches!(
+            f,
+            DnsFailure::Timeout | DnsFailure::NoReachableServer | DnsFailure::NoServers
+        )
+    };
+    let none_resolved = facts
+        .hosts
+        .iter()
+        .all(|h| h.literal || h.lookup.failure.is_some());
+    if none_resolved && !remaining.is_empty() && remaining.iter().all(|(_, f)| unavailable(f)) {
+        outcome.finding(unavailable_finding(facts, remaining[0].0, &servers));
+        return outcome;
+    }
+    for (h, failure) in remaining {
         outcome.finding(host_finding(h, failure));
     }
     outcome
 }
 
-fn unavailable_finding(facts: &DnsFacts, servers: &str) -> Finding {
-    let first = &facts.hosts[0].lookup;
+fn unavailable_finding(facts: &DnsFacts, host: &HostDns, servers: &str) -> Finding {
+    let first = &host.lookup;
     let mut finding = Finding::new(
         "dns.unavailable",
         format!(
@@ -620,6 +626,23 @@ mod tests {
             false,
         ));
         assert_eq!(codes(&o), ["dns.unavailable"]);
+    }
+
+    #[test]
+    fn silence_behind_a_proxy_that_resolves_everything_is_only_a_warning() {
+        let mut a = host(
+            lookup("webexapis.com", &[QueryOutcome::Timeout], &[]),
+            system(&[]),
+        );
+        a.via_proxy = Some(ProxyVerdict::Resolves);
+        let mut b = a.clone();
+        b.lookup.host = "idbroker.webex.com".into();
+        let o = assess(&facts(vec![a, b], true));
+        assert_eq!(
+            codes(&o),
+            ["dns.local-only-failure", "dns.local-only-failure"]
+        );
+        assert_eq!(o.status(), crate::check::Status::Warn);
     }
 
     #[test]

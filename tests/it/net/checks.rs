@@ -25,7 +25,7 @@ const CLIENT_SECRET: &str = "S3cr3t-Client-Value-0042";
 
 /// A config for an API at `api_host:port`, with our DNS server, the CA and
 /// an optional `[proxy]` table.
-fn config_text(
+pub(super) fn config_text(
     api: &str,
     dns: &DnsServer,
     ca: &TestCa,
@@ -46,7 +46,7 @@ fn config_text(
     text
 }
 
-fn proxy_table(squid: &Squid, auth: &str) -> String {
+pub(super) fn proxy_table(squid: &Squid, auth: &str) -> String {
     format!(
         "\n[proxy]\nurl = \"{}\"\nauth = \"{auth}\"\nusername = \"alice\"\n\
          password_env = \"WXC_PROXY_PASSWORD\"\n",
@@ -54,7 +54,7 @@ fn proxy_table(squid: &Squid, auth: &str) -> String {
     )
 }
 
-fn parsed(text: &str, proxy_password: &str) -> Config {
+pub(super) fn parsed(text: &str, proxy_password: &str) -> Config {
     let env = |k: &str| match k {
         "WXC_CLIENT_SECRET" => Some(CLIENT_SECRET.to_owned()),
         "WXC_PROXY_PASSWORD" => Some(proxy_password.to_owned()),
@@ -71,7 +71,7 @@ fn parsed(text: &str, proxy_password: &str) -> Config {
 }
 
 /// A check context with the run's services built from the config.
-async fn context(config: Config) -> Context {
+pub(super) async fn context(config: Config) -> Context {
     let services = Services::build(&config).await.unwrap();
     let mut ctx = Context::new(Some(config), vec![]);
     ctx.services = Some(std::sync::Arc::new(services));

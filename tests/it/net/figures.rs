@@ -10,6 +10,7 @@ use wxc_preflight::net::{
     TlsProbeFailure, probe_proxy, probe_tls,
 };
 
+use super::checks::{config_text, context, parsed, proxy_table};
 use super::rig::{
     DnsServer, PASSWORD, Squid, SquidAuth, TestCa, TlsOrigin, proxy_settings, resolver,
 };
@@ -140,4 +141,59 @@ async fn figures_with_the_dns_server_silent() {
         took <= r.deadline() + Duration::from_millis(100),
         "{took:?}"
     );
+}
+
+#[tokio::test]
+async fn figures_of_the_checks() {
+    use wxc_preflight::check::{Check, Status};
+    use wxc_preflight::checks::{DnsCheck, InternetCheck, ProxyCheck};
+
+    let ca = TestCa::new("rig trusted CA");
+    let origin = TlsOrigin::start(&ca, 0).await;
+    let squid = Squid::start(SquidAuth::Digest, None).await;
+    let dns = DnsServer::start().await;
+    let text = config_text(
+        &format!("origin.localhost:{}", origin.port()),
+        &dns,
+        &ca,
+        Some(proxy_table(&squid, "digest")),
+        "1s",
+    );
+    // api.example.test and idbroker.webex.com, both asked of the server.
+    let named = config_text("api.example.test:443", &dns, &ca, None, "1s");
+    let named = context(parsed(&named, "")).await;
+    let t = Instant::now();
+    let o = DnsCheck::without_system_resolver().run(&named).await;
+    report("dns check, healthy (2 names, A+AAAA each)", t.elapsed());
+    assert_eq!(o.status(), Status::Pass, "{o:#?}");
+
+    let ctx = context(parsed(&text, PASSWORD)).await;
+    let checks: [(&str, Box<dyn Check>); 3] = [
+        (
+            "dns check, loopback api host",
+            Box::new(DnsCheck::without_system_resolver()),
+        ),
+        ("proxy check, digest squid", Box::new(ProxyCheck)),
+        (
+            "internet check through digest squid",
+            Box::new(InternetCheck),
+        ),
+    ];
+    for (what, check) in checks {
+        let t = Instant::now();
+        let o = check.run(&ctx).await;
+        report(what, t.elapsed());
+        assert_eq!(o.status(), Status::Pass, "{what}: {o:#?}");
+    }
+
+    // The same resolver settings with the server silent: 1 s x 2 tries.
+    let silent = DnsServer::silent().await;
+    let text = config_text("api.example.test:443", &silent, &ca, None, "1s");
+    let ctx = context(parsed(&text, "")).await;
+    let t = Instant::now();
+    let o = DnsCheck::without_system_resolver().run(&ctx).await;
+    let took = t.elapsed();
+    report("dns check, silent server (1 s x 2 tries)", took);
+    assert_eq!(o.status(), Status::Fail);
+    assert!(took < Duration::from_millis(2500), "{took:?}");
 }
