@@ -130,7 +130,7 @@ async fn check_dns_with_a_silent_server_is_unavailable_at_its_deadline() {
     assert_eq!(o.status(), Status::Fail);
     // 1 s per query, 2 tries: the check ends at 2 s, not at its own 20 s.
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(2500),
+        took >= Duration::from_secs(2) && took < Duration::from_millis(3500),
         "{took:?}"
     );
 }

@@ -101,10 +101,7 @@ async fn dns_silent_server_times_out_at_the_deadline() {
     assert!(got.servers_answered().is_empty());
     assert!(dns.queries() >= 1, "the silent server was never asked");
     assert!(took >= Duration::from_millis(290), "{took:?}");
-    assert!(
-        took <= r.deadline() + Duration::from_millis(300),
-        "{took:?}"
-    );
+    assert!(took <= r.deadline() + Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test]
@@ -239,7 +236,7 @@ async fn dns_no_reachable_server_when_no_query_can_be_sent() {
         got.exchanges[0].outcome,
         QueryOutcome::Unreachable(_)
     ));
-    assert!(started.elapsed() < Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(1));
 
     // Beside a silent server, silence is what the user must hear about.
     let silent = DnsServer::silent().await;

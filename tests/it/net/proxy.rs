@@ -241,7 +241,7 @@ async fn proxy_that_accepts_and_stays_silent_ends_at_the_deadline() {
         })
     );
     assert!(took >= Duration::from_millis(790), "{took:?}");
-    assert!(took < Duration::from_millis(1300), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 #[tokio::test]

@@ -528,6 +528,20 @@ impl Squid {
     /// Starts Squid with this authentication and, optionally, an ACL that
     /// denies CONNECT to one domain.
     pub async fn start(auth: SquidAuth, deny: Option<&str>) -> Self {
+        // The port is chosen free, then given to Squid: another peer may
+        // take it in between. A start that fails is tried again on a new
+        // port, and the third failure is reported with Squid's own words.
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start(auth, deny).await {
+                Ok(squid) => return squid,
+                Err(why) => last = why,
+            }
+        }
+        panic!("squid did not start\n{last}");
+    }
+
+    async fn try_start(auth: SquidAuth, deny: Option<&str>) -> Result<Self, String> {
         let binary = squid_binary();
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
@@ -621,31 +635,31 @@ impl Squid {
             .spawn()
             .expect("cannot start squid");
         let mut squid = Self { child, port, dir };
-        squid.wait_ready().await;
-        squid
+        squid.wait_ready().await?;
+        Ok(squid)
     }
 
-    async fn wait_ready(&mut self) {
+    async fn wait_ready(&mut self) -> Result<(), String> {
         for _ in 0..500 {
             if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
                 .await
                 .is_ok()
             {
-                return;
+                return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "squid exited ({status}) before listening\n{}\n{}",
                     self.file("squid.out"),
                     self.file("cache.log")
-                );
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!(
+        Err(format!(
             "squid did not listen within 10 s\n{}",
             self.file("cache.log")
-        );
+        ))
     }
 
     fn file(&self, name: &str) -> String {

@@ -159,7 +159,7 @@ async fn tls_handshake_that_never_completes_ends_at_the_deadline() {
         })
     );
     assert!(
-        took >= Duration::from_millis(690) && took < Duration::from_millis(1200),
+        took >= Duration::from_millis(690) && took < Duration::from_secs(2),
         "{took:?}"
     );
 }
