@@ -828,6 +828,8 @@ async fn serve_https(
             accepted = listener.accept() => accepted,
         };
         let Ok((tcp, _)) = accepted else { continue };
+        // Small answers written in pieces would otherwise wait out delayed ACKs (40 ms each).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let cancel = cancel.clone();
