@@ -2045,3 +2045,64 @@ async fn listens_on_ipv6_loopback_too() {
     let (status, _, _) = get_json(&emu, &pat(&emu), "/people/me").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn sign_in_plays_the_browser_for_the_tools_own_authorize_url() {
+    let emu = rig(&[]).await;
+    let verifier = "v".repeat(60);
+    let login = Login {
+        challenge: Some((s256(&verifier), "S256")),
+        ..Login::new(&emu, MINIMAL)
+    };
+    let redirect = emu
+        .sign_in(
+            &login.authorize_url(&emu, emu.client_id()),
+            emu.admin_email(),
+        )
+        .unwrap();
+    assert!(redirect.as_str().starts_with(emu.registered_redirect_uri()));
+    let q: HashMap<String, String> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], login.state);
+    let secret = emu.client_secret();
+    let (status, tokens) = exchange(
+        &emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", emu.client_id()),
+            ("client_secret", secret.expose()),
+            ("code", &q["code"]),
+            ("redirect_uri", &login.redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(tokens["scope"], MINIMAL);
+
+    let err = emu
+        .sign_in(&login.authorize_url(&emu, "Cunknown"), emu.admin_email())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("invalid_client"), "{err}");
+
+    let emu = rig(&["scope-not-registered"]).await;
+    let login = Login::new(&emu, "spark-admin:licenses_read");
+    let redirect = emu
+        .sign_in(
+            &login.authorize_url(&emu, emu.client_id()),
+            emu.admin_email(),
+        )
+        .unwrap();
+    let q: HashMap<String, String> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["error"], "invalid_scope");
+    assert!(
+        emu.issue_tokens_with_scopes(emu.admin_email(), &["spark-admin:licenses_read"])
+            .is_err()
+    );
+    let tokens = emu
+        .issue_tokens_with_scopes(emu.admin_email(), &["spark:people_read"])
+        .unwrap();
+    assert_eq!(tokens.scope, "spark:people_read");
+    let debug = format!("{tokens:?}");
+    assert!(!debug.contains(&tokens.access_token) && !debug.contains(&tokens.refresh_token));
+}
