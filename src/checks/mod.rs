@@ -7,6 +7,10 @@
 
 mod authorize;
 mod config;
+mod dns;
+mod internet;
+pub mod network;
+mod proxy;
 mod redirect_url;
 mod scopes;
 mod token;
@@ -17,6 +21,9 @@ use crate::check::{Check, CheckFuture, Context, Outcome};
 
 pub use authorize::AuthorizeCheck;
 pub use config::ConfigCheck;
+pub use dns::{DnsCheck, DnsFacts};
+pub use internet::{InternetCheck, InternetFacts};
+pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;
 pub use scopes::ScopesCheck;
 pub use token::TokenCheck;
@@ -31,18 +38,9 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(ConfigCheck),
         Arc::new(RedirectUrlCheck),
-        Arc::new(Pending {
-            id: "dns",
-            deps: &["config"],
-        }),
-        Arc::new(Pending {
-            id: "proxy",
-            deps: &["dns"],
-        }),
-        Arc::new(Pending {
-            id: "internet",
-            deps: &["proxy"],
-        }),
+        Arc::new(DnsCheck::new()),
+        Arc::new(ProxyCheck),
+        Arc::new(InternetCheck),
         Arc::new(AuthorizeCheck),
         Arc::new(TokenCheck),
         Arc::new(Pending {

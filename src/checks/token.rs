@@ -3,6 +3,12 @@
 //! client rejected, network), tokens expiring within `warn_token_expiry`
 //! are flagged, and the API accepts the token (`GET /people/me`).
 //!
+//! A failed refresh reports its cause alone (`token.refresh-expired`,
+//! `token.refresh-rejected`, `oauth.client-rejected`,
+//! `token.refresh-unreachable`), not also `token.access-expired`: the
+//! report leads with root causes. `token.access-expired` is for an access
+//! token that a refresh did renew, already expired.
+//!
 //! On the warning window: an access token that a valid refresh token can
 //! renew is refreshed automatically, so it only shows as evidence; the
 //! refresh token (which needs a person to log in again) is what raises
@@ -153,9 +159,10 @@ fn describe(tokens: &StoredTokens, outcome: &mut Outcome) {
     }
 }
 
-/// A refresh that failed: the classified cause, plus `token.access-expired`
-/// when the access token is already gone, or `token.expiring` when it still
-/// has its last minutes.
+/// A refresh that failed: the classified cause, which is the root cause
+/// whether or not the access token is already gone (its evidence shows the
+/// access token's expiry), plus `token.expiring` when the access token
+/// still has its last minutes.
 fn refresh_failed(error: &RefreshError, host: &str, mut outcome: Outcome) -> Outcome {
     let stored = match error {
         RefreshError::NoRefreshToken(t)
@@ -166,12 +173,7 @@ fn refresh_failed(error: &RefreshError, host: &str, mut outcome: Outcome) -> Out
     if let Some(tokens) = stored {
         describe(tokens, &mut outcome);
         let left = tokens.access_left(jiff::Timestamp::now());
-        if left.is_none_or(|l| !l.is_positive()) {
-            outcome.finding(
-                Finding::new("token.access-expired", "the access token has expired and the refresh failed (see the other token finding)")
-                    .with("access token", describe_expiry(&tokens.access_token.hint(), tokens.access_expires_at)),
-            );
-        } else {
+        if left.is_some_and(|l| l.is_positive()) {
             outcome.finding(
                 Finding::new(
                     "token.expiring",

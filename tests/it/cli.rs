@@ -10,6 +10,9 @@ const CLIENT_ID: &str = "C0123456789abcdef0123456789abcdef0123456789abcdef012345
 const CLIENT_SECRET: &str = "S3cr3t-Client-Value-0042";
 const PROXY_PASSWORD: &str = "Pr0xy-Pa55word-Value-0042";
 const GOOD_URL: &str = "http://localhost:6001/redirect";
+/// Keeps a fixture off the network.
+const OFFLINE: &str =
+    "\n[checks]\nskip = [\"dns\", \"proxy\", \"internet\", \"authorize\", \"token\"]\n";
 
 /// A config file in a temporary directory, and the environment to run it.
 pub struct Fixture {
@@ -18,20 +21,22 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// A config with `body` after a valid `[interface]` header line.
+    /// A config with `body` after a valid `[interface]` header line. The
+    /// network checks are skipped unless the config has its own `[checks]`
+    /// table: they would ask the machine's DNS and the internet, and
+    /// tests/it/net runs them against loopback peers instead.
     pub fn new(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let mut config = config.to_owned();
+        if !config.contains("[checks]") {
+            config.push_str(OFFLINE);
+        }
         std::fs::write(dir.path().join("wxc-preflight.toml"), config).unwrap();
         Self {
             dir,
             env: vec![("WXC_CLIENT_SECRET".into(), CLIENT_SECRET.into())],
         }
     }
-
-    /// The checks that need a Webex login or the network, which these
-    /// offline fixtures cannot provide; tests/it/auth.rs runs them against
-    /// the emulator.
-    const OFFLINE: &str = "\n[checks]\nskip = [\"authorize\", \"token\"]\n";
 
     fn interface(redirect: &str, extra: &str) -> String {
         format!(
@@ -43,12 +48,12 @@ impl Fixture {
 
     /// Every implemented check passes.
     pub fn healthy() -> Self {
-        Self::new(&(Self::interface(GOOD_URL, "") + Self::OFFLINE))
+        Self::new(&Self::interface(GOOD_URL, ""))
     }
 
     /// Only a warning: a client secret file readable by others.
     pub fn warning_only() -> Self {
-        let text = (Self::interface(GOOD_URL, "") + Self::OFFLINE).replace(
+        let text = Self::interface(GOOD_URL, "").replace(
             "client_secret_env = \"WXC_CLIENT_SECRET\"",
             "client_secret_file = \"client_secret\"",
         );
@@ -60,11 +65,10 @@ impl Fixture {
     /// A root cause (a trailing no-break space in the redirect URL), a
     /// warning (a secret file readable by others) and a blocked check.
     pub fn broken() -> Self {
-        let text = (Self::interface("http://localhost:6001/redirect\u{A0}", "") + Self::OFFLINE)
-            .replace(
-                "client_secret_env = \"WXC_CLIENT_SECRET\"",
-                "client_secret_file = \"client_secret\"",
-            );
+        let text = Self::interface("http://localhost:6001/redirect\u{A0}", "").replace(
+            "client_secret_env = \"WXC_CLIENT_SECRET\"",
+            "client_secret_file = \"client_secret\"",
+        );
         let fixture = Self::new(&text);
         fixture.write_secret_file(0o644);
         fixture
@@ -245,7 +249,7 @@ fn a_failing_check_blocks_its_dependents_and_leads_the_report() {
     // authorize must run here to be blocked: it never reaches the network.
     let path = broken.path().join("wxc-preflight.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("\"authorize\", ", "")).unwrap();
+    std::fs::write(&path, text.replace(", \"authorize\"", "")).unwrap();
     let (code, report) = broken.json(&[]);
     assert_eq!(code, 2);
     assert_eq!(report["status"], "critical");
@@ -281,7 +285,9 @@ fn unimplemented_checks_are_skipped_never_passed() {
         }
     }
     let dns = &report["checks"][2];
-    assert_eq!(dns["reason"], "not implemented yet");
+    assert_eq!(dns["reason"], "skipped with --skip");
+    let connection = &report["checks"][7];
+    assert_eq!(connection["reason"], "not implemented yet");
 }
 
 #[test]
@@ -339,7 +345,8 @@ fn ignore_downgrades_a_code_and_says_so() {
 #[test]
 fn skip_and_ignore_from_the_config_file() {
     let text = Fixture::interface("http://localhost:6001/redirect ", "")
-        + "[checks]\nignore = [\"redirect-url.whitespace\"]\nskip = [\"dns\", \"authorize\", \"token\"]\n";
+        + "[checks]\nignore = [\"redirect-url.whitespace\"]\n\
+           skip = [\"dns\", \"proxy\", \"internet\", \"authorize\", \"token\"]\n";
     let (code, report) = Fixture::new(&text).json(&[]);
     assert_eq!(code, 1);
     assert_eq!(report["checks"][2]["reason"], "skipped with --skip");
