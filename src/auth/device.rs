@@ -134,6 +134,7 @@ pub async fn login(
         Ok(identity) => tokens.identity = Some(identity),
         Err(e) => tracing::warn!("signed in, but GET /people/me failed: {e}"),
     }
+    let _lock = store.lock_async().await.map_err(LoginError::Store)?;
     store.save(&tokens).map_err(LoginError::Store)?;
     Ok(tokens)
 }

@@ -242,7 +242,9 @@ impl TokenStore {
         }))
     }
 
-    /// Writes the store atomically with mode 0600.
+    /// Writes the store atomically with mode 0600. Call with the lock held
+    /// ([`Self::lock_async`]): it also removes temporary files that a
+    /// killed writer left.
     pub fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
         let write_error = |e: &dyn std::fmt::Display| StoreError::Write {
             path: self.path.clone(),
@@ -263,6 +265,7 @@ impl TokenStore {
         let text = serde_json::to_string_pretty(&file).map_err(|e| write_error(&e))?;
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| write_error(&e))?;
+        self.remove_stale_temporaries();
         // tempfile creates the file with mode 0600 on Unix.
         let mut temp = tempfile::Builder::new()
             .prefix(".wxc-tokens-")
@@ -324,17 +327,61 @@ impl TokenStore {
         Ok(StoreLock { _file: file })
     }
 
-    /// [`Self::lock`] off the async runtime's threads.
+    /// Takes the exclusive lock without blocking a runtime thread: tries,
+    /// and sleeps a little between tries, for at most `LOCK_WAIT` (a process
+    /// that holds it longer is stuck; its lock dies with it).
     pub async fn lock_async(&self) -> Result<StoreLock, StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.lock())
-            .await
-            .map_err(|e| StoreError::Write {
-                path: self.lock_path(),
-                reason: e.to_string(),
-            })?
+        let path = self.lock_path();
+        let error = |reason: String| StoreError::Write {
+            path: path.clone(),
+            reason,
+        };
+        fs::create_dir_all(self.dir()).map_err(|e| error(e.to_string()))?;
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|e| error(e.to_string()))?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(error(format!(
+                        "another process has held the lock for {}s\n                         find it with `fuser {}` and let it finish, or stop it",
+                        LOCK_WAIT.as_secs(),
+                        path.display()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(error(e.to_string())),
+            }
+        }
+    }
+
+    /// Removes temporary files a process killed mid-write left behind
+    /// (they hold tokens). Call with the lock held.
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".wxc-tokens-") && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
+
+/// How long a process waits for another one's refresh.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// When to refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

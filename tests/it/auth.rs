@@ -588,6 +588,15 @@ async fn a_process_killed_at_any_step_of_a_refresh_leaves_a_usable_store() {
             assert_eq!(status(&report, "token"), "pass", "{step}: {report:#}");
         }
     }
+    // The temporary file a writer killed after `temp-written` left (it
+    // holds tokens) is gone once a later write held the lock.
+    let dir = store.path().parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 /// Runs the token check on a fresh login under `fault`; returns its codes.
@@ -778,11 +787,14 @@ async fn decide_in_browser(emu: &Emulator, url: &str, decision: &str) {
 
 /// `auth login --no-browser` with a browser stand-in choosing `decision`.
 async fn login_with(emu: &Emulator, decision: &'static str) -> (Output, Duration) {
-    let mut child = tool(emu, &["auth", "login", "--no-browser", "--timeout", "30s"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = tool(
+        emu,
+        &["auth", "login", "--no-browser", "--timeout", "30s", "-vvv"],
+    )
+    .stderr(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let reader = std::thread::spawn(move || {
