@@ -856,3 +856,24 @@ async fn login_errors_on_the_redirect_become_findings() {
     assert!(text.contains("spark-admin:licenses_read"), "{text}");
     assert!(!Path::new(store_of(&emu).path()).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_inside_the_warning_window_warns() {
+    let emu = rig(&[]).await;
+    let (tokens, _) = headless_login(&emu, None).await;
+    // The emulator's refresh tokens live 90 days: a 100-day window catches them.
+    let path = emu.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text + "\n[checks]\nwarn_token_expiry = \"100d\"\n").unwrap();
+    let (code, report) = check(&emu, "token", &every_secret(&tokens)).await;
+    assert_eq!(codes(&report, "token"), ["token.expiring"], "{report:#}");
+    assert_eq!(status(&report, "token"), "warn");
+    assert_eq!(code, 1);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "token.expiring")
+        .unwrap();
+    assert_eq!(finding["fix_command"], "wxc-preflight auth refresh");
+}
