@@ -133,6 +133,10 @@ struct CheckArgs {
     /// Run the checks only, not the plan's test calls.
     #[arg(long, env = "WXC_PREFLIGHT_NO_PLAN")]
     no_plan: bool,
+
+    /// Append this run's plan results to FILE as one JSON line, for trends
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_HISTORY")]
+    history: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -235,7 +239,7 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
     }
 
     let config_file = loaded.config.as_ref().map(|c| c.path.display().to_string());
-    let run = runtime.block_on(async {
+    let (run, plan) = runtime.block_on(async {
         let mut problems = loaded.problems;
         let services = match &loaded.config {
             Some(config) => match crate::services::Services::build(config).await {
@@ -249,13 +253,16 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
         };
         let mut ctx = crate::check::Context::new(loaded.config, problems);
         ctx.services = services;
+        preset_token(&ctx);
         let interrupt = async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
             }
             tracing::warn!("interrupted: stopping the checks and reporting what was measured");
         };
-        pipeline::run(&all, &ctx, &options, interrupt).await
+        let run = pipeline::run(&all, &ctx, &options, interrupt).await;
+        let plan = ctx.facts.get::<report::PlanEntry>().map(|p| (*p).clone());
+        (run, plan)
     });
     // Give checks' background tasks a moment to release what they hold.
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -271,9 +278,10 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
             started_at,
             config_file,
             fail_on,
-            plan: None,
+            plan,
         },
     );
+    append_history(args.history.as_deref(), &report);
     if std::env::var_os("WXC_PREFLIGHT_FIXED_CLOCK").is_some() {
         report.freeze_clock();
     }
@@ -292,6 +300,42 @@ fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
 
 /// Renders the report and writes it; returns the run's exit code, or 3
 /// when the report cannot be written.
+/// Appends the run to `--history FILE`; a failure is reported, not fatal.
+fn append_history(path: Option<&std::path::Path>, report: &Report) {
+    let Some(path) = path else { return };
+    if let Err(e) = output::append_line(path, &report::history_line(report)) {
+        output::message(&format!(
+            "cannot append to the history file {}: {e}\n\
+             check that the directory exists and is writable",
+            path.display()
+        ));
+    }
+}
+
+/// Until the `token` check reads the token store (issue 5), a run can take
+/// its access token from the file named by `WXC_PREFLIGHT_TOKEN_FILE` (the
+/// emulator writes one); a real `token` check replaces this fact.
+fn preset_token(ctx: &crate::check::Context) {
+    let Some(path) = std::env::var_os("WXC_PREFLIGHT_TOKEN_FILE") else {
+        return;
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => ctx.facts.put(crate::auth::AccessToken {
+            token: crate::secret::Secret::new(text.trim()),
+            expires_at: None,
+            granted_scopes: None,
+        }),
+        Ok(_) => tracing::warn!(
+            "the token file {} is empty",
+            std::path::Path::new(&path).display()
+        ),
+        Err(e) => tracing::warn!(
+            "cannot read the token file {}: {e}",
+            std::path::Path::new(&path).display()
+        ),
+    }
+}
+
 fn deliver(report: &Report, format: Format, style: Style, path: Option<&std::path::Path>) -> u8 {
     let text = render(report, format, style);
     match path {

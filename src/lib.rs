@@ -18,6 +18,8 @@ mod logging;
 pub mod net;
 mod output;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
 pub mod secret;
 pub mod services;
+pub mod webex;

@@ -3,3 +3,4 @@
 mod cli;
 mod emulator;
 mod report_schema;
+mod webex;
