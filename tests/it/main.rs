@@ -2,5 +2,6 @@
 
 mod cli;
 mod emulator;
+mod plan;
 mod report_schema;
 mod webex;

@@ -70,7 +70,6 @@ impl Ran {
     }
 
     /// The plan results the `plan` check put.
-    #[allow(dead_code, reason = "used by the plan tests")]
     pub fn plan(&self) -> Option<Arc<PlanEntry>> {
         self.facts.get::<PlanEntry>()
     }
