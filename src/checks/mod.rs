@@ -11,7 +11,7 @@ mod endpoints;
 mod organization;
 mod plan;
 mod redirect_url;
-mod session;
+pub mod session;
 mod xsi;
 
 use std::sync::Arc;

@@ -357,3 +357,213 @@ async fn xsi_answers_read_in_xml_for_every_call_operation() {
         "{gone:?}"
     );
 }
+
+/// A loopback HTTP server answering every path from a table of canned
+/// answers (status, content type, body); 404 otherwise. It stops with the
+/// test's runtime.
+async fn canned(answers: Vec<(&'static str, u16, &'static str, String)>) -> String {
+    use axum::http::{StatusCode, Uri, header};
+    use axum::response::IntoResponse;
+    let answers = Arc::new(answers);
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let answers = Arc::clone(&answers);
+        async move {
+            match answers.iter().find(|(path, ..)| *path == uri.path()) {
+                Some((_, status, kind, body)) => (
+                    StatusCode::from_u16(*status).unwrap(),
+                    [(header::CONTENT_TYPE, *kind)],
+                    body.clone(),
+                )
+                    .into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+fn billion_laughs() -> String {
+    let mut xml =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        xml.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    xml + "]>\n<Profile xmlns=\"http://schema.broadsoft.com/xsi\">&lol9;</Profile>"
+}
+
+/// Runs the connection check against `api_base` with a minimal config.
+async fn connection_against(api_base: &str) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxc-preflight.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[interface]\nclient_id = \"C{}\"\nclient_secret_env = \"S\"\n\
+             redirect_url = \"http://localhost:6001/redirect\"\nscope_profile = \"wbc-mt-minimal\"\n\
+             [webex]\napi_base = \"{api_base}\"\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let loaded = config::load(
+        &ConfigSource::Explicit(path),
+        checks::SCOPE_PROFILES,
+        &|_| Some("secret-value-for-tests".to_owned()),
+    );
+    let config = loaded.config.unwrap();
+    let services = Services::build(&config).await.unwrap();
+    let mut ctx = Context::new(Some(config), loaded.problems);
+    ctx.services = Some(Arc::new(services));
+    ctx.facts.put(AccessToken {
+        token: Secret::new("token-for-tests-0000"),
+        expires_at: None,
+        granted_scopes: None,
+    });
+    let options = pipeline::Options {
+        only: vec!["connection".to_owned()],
+        ..pipeline::Options::default()
+    };
+    let run = pipeline::run(&checks::all(), &ctx, &options, std::future::pending()).await;
+    let report = Report::build(
+        &run,
+        BuildInfo {
+            started_at: jiff::Timestamp::now(),
+            config_file: None,
+            fail_on: FailOn::Default,
+            plan: None,
+        },
+    );
+    Ran {
+        run,
+        facts: Arc::clone(&ctx.facts),
+        report,
+    }
+}
+
+#[tokio::test]
+async fn malformed_rest_bodies_give_findings() {
+    let html = "<!DOCTYPE html><html><head><title>Access denied</title></head><body>proxy says no</body></html>";
+    let base = canned(vec![
+        ("/html/people/me", 200, "text/html", html.to_owned()),
+        (
+            "/truncated/people/me",
+            200,
+            "application/json",
+            "{\"id\": \"Y2lz\", \"emails\": [\"a@".to_owned(),
+        ),
+        ("/error-page/people/me", 500, "text/html", html.to_owned()),
+        (
+            "/odd-error/people/me",
+            400,
+            "application/json",
+            "{\"message\": \"bad\", \"errors\": \"not a list\", \"trackingId\": 7}".to_owned(),
+        ),
+    ])
+    .await;
+    for (prefix, code, evidence) in [
+        ("html", "api.unexpected-response", "expected json"),
+        ("truncated", "api.unexpected-response", "does not parse"),
+        (
+            "error-page",
+            "api.unexpected-response",
+            "body starts: <!DOCTYPE html>",
+        ),
+        ("odd-error", "api.unexpected-response", "message: bad"),
+    ] {
+        let began = Instant::now();
+        let ran = connection_against(&format!("{base}/{prefix}")).await;
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "{prefix} took too long"
+        );
+        assert_eq!(
+            ran.codes(),
+            [code],
+            "{prefix}: {}",
+            ran.evidence("connection")
+        );
+        assert!(
+            ran.evidence("connection").contains(evidence),
+            "{prefix}: {}",
+            ran.evidence("connection")
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_xsi_bodies_give_findings() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let odd_json = r#"{"ErrorInfo":{"@xmlns":{"$":"http://schema.broadsoft.com/xsi"},
+        "summary":{"$":"[Error 4410] no"},"errorCode":{"$":4410},
+        "details":{"more":[{"$":"x"},{"$":"y"}]},"summaryEnglish":{}}}"#;
+    let odd_xml = "<ErrorInfo xmlns=\"http://schema.broadsoft.com/xsi\"><summary>no</summary>\
+                   <errorCode>4410</errorCode><vendorExtra><a>1</a></vendorExtra></ErrorInfo>";
+    let base = canned(vec![
+        (
+            "/a/v2.0/user/u1/profile",
+            403,
+            "application/json",
+            odd_json.to_owned(),
+        ),
+        (
+            "/b/v2.0/user/u1/profile",
+            403,
+            "application/xml",
+            odd_xml.to_owned(),
+        ),
+        (
+            "/c/v2.0/user/u1/profile",
+            200,
+            "application/xml",
+            billion_laughs(),
+        ),
+        (
+            "/d/v2.0/user/u1/profile",
+            200,
+            "application/xml",
+            "<Profile xmlns=\"http://schema.broadsoft.com/xsi\"><details><userId>u".to_owned(),
+        ),
+    ])
+    .await;
+    let client = WebexClient::new(
+        reqwest::Client::new(),
+        Secret::new("token-for-tests-0000"),
+        RetryPolicy::default(),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    for (prefix, code, evidence) in [
+        ("a", "api.forbidden", "errorinfo errorcode: 4410"),
+        ("b", "api.forbidden", "errorinfo errorcode: 4410"),
+        ("c", "api.unexpected-response", "document type"),
+        ("d", "api.unexpected-response", "truncated"),
+    ] {
+        let xsi = XsiClient::new(client.clone(), &format!("{base}/{prefix}"));
+        let began = Instant::now();
+        let error = xsi.profile("u1").await.unwrap_err();
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "{prefix} took too long"
+        );
+        let finding = checks::session::request_finding("xsi profile", &error).unwrap();
+        assert_eq!(finding.code, code, "{prefix}: {error:?}");
+        let text: Vec<String> = finding
+            .evidence
+            .iter()
+            .map(|e| format!("{}: {}", e.label, e.value))
+            .collect();
+        assert!(text.join("\n").contains(evidence), "{prefix}: {text:?}");
+    }
+}
