@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, ConfigSource};
+use crate::checks;
+use crate::config::ConfigSource;
 use crate::finding::catalog;
 use crate::output;
 use crate::report::{self, FailOn, Report, Style};
-use crate::{checks, pipeline};
+use crate::run::{self, RunSettings};
 
 /// The exit codes, for `--help`.
 const EXIT_CODES: &str = "\
@@ -59,6 +60,12 @@ enum Command {
     Checks,
     /// Print a finding code's problem and course of action.
     Explain(ExplainArgs),
+    /// The embedded default: run `check` against a local Webex emulator,
+    /// no account needed.
+    #[command(after_help = EXIT_CODES)]
+    Demo(DemoArgs),
+    /// Run the Webex emulator alone, until Ctrl-C.
+    Emulator(crate::emulator::EmulatorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +93,29 @@ struct CheckArgs {
     #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_CONFIG")]
     config: Option<PathBuf>,
 
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Make the emulator misbehave: NAME or NAME=DURATION (repeatable; see
+    /// `wxc-preflight emulator --list-faults`).
+    #[arg(
+        long = "fault",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "WXC_PREFLIGHT_FAULT"
+    )]
+    faults: Vec<String>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The options `check` and `demo` share.
+#[derive(Debug, Args)]
+struct RunArgs {
     /// Run only these checks (and the checks they depend on).
     #[arg(
         long,
@@ -137,6 +167,29 @@ struct CheckArgs {
     /// Append this run's plan results to FILE as one JSON line, for trends
     #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_HISTORY")]
     history: Option<PathBuf>,
+
+    /// A file holding an access token, used until the token store lands
+    /// (the emulator writes one); never a token on the command line.
+    #[arg(long, value_name = "FILE", hide = true, env = "WXC_PREFLIGHT_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn settings(&self) -> RunSettings {
+        RunSettings {
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            ignore: self.ignore.clone(),
+            timeout: self.timeout,
+            no_plan: self.no_plan,
+            token_file: self.token_file.clone(),
+            fail_on: match self.fail_on {
+                None => FailOn::Default,
+                Some(FailOnArg::Warning) => FailOn::Warning,
+                Some(FailOnArg::Critical) => FailOn::Critical,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -170,6 +223,8 @@ pub fn main() -> ExitCode {
     crate::logging::init(cli.verbose, cli.quiet);
     let code = match cli.command {
         Command::Check(args) => run_check(&args, cli.color, cli.verbose),
+        Command::Demo(args) => run_demo(&args, cli.color, cli.verbose),
+        Command::Emulator(args) => run_emulator(args),
         Command::Checks => {
             output::stdout(&list_checks());
             0
@@ -195,111 +250,92 @@ fn usage_error(error: &clap::Error) -> ExitCode {
     }
 }
 
-/// `check`: load, run, report.
-fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// A tokio runtime for a command, or the message saying why there is none.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => Some(runtime),
         Err(e) => {
             output::message(&format!("cannot start the async runtime: {e}"));
-            return 3;
+            None
         }
-    };
-    let started_at = jiff::Timestamp::now();
+    }
+}
+
+/// `check`: load, run, report.
+fn run_check(args: &CheckArgs, color: ColorChoice, verbose: u8) -> u8 {
+    let Some(runtime) = runtime() else { return 3 };
     let source = args
         .config
         .clone()
         .map_or(ConfigSource::Search, ConfigSource::Explicit);
-    let loaded = config::load(&source, checks::SCOPE_PROFILES, &|name| {
-        std::env::var(name).ok()
-    });
-
-    let mut options = pipeline::Options {
-        only: args.only.clone(),
-        skip: args.skip.clone(),
-        ignore: args.ignore.clone(),
-        timeout: args.timeout,
-        ..pipeline::Options::default()
-    };
-    if let Some(config) = &loaded.config {
-        options.skip.extend(config.file.checks.skip.iter().cloned());
-        options
-            .ignore
-            .extend(config.file.checks.ignore.iter().cloned());
-    }
-    if args.no_plan {
-        options.skip.push("plan".to_owned());
-    }
-    let all = checks::all();
-    if let Err(message) = pipeline::validate(&all, &options) {
-        output::message(&message);
-        return 3;
-    }
-
-    let config_file = loaded.config.as_ref().map(|c| c.path.display().to_string());
-    let (run, plan) = runtime.block_on(async {
-        let mut problems = loaded.problems;
-        let services = match &loaded.config {
-            Some(config) => match crate::services::Services::build(config).await {
-                Ok(services) => Some(std::sync::Arc::new(services)),
-                Err(problem) => {
-                    problems.push(problem);
-                    None
-                }
-            },
-            None => None,
-        };
-        let mut ctx = crate::check::Context::new(loaded.config, problems);
-        ctx.services = services;
-        preset_token(&ctx);
-        let interrupt = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            tracing::warn!("interrupted: stopping the checks and reporting what was measured");
-        };
-        let run = pipeline::run(&all, &ctx, &options, interrupt).await;
-        let plan = ctx.facts.get::<report::PlanEntry>().map(|p| (*p).clone());
-        (run, plan)
-    });
+    let report = runtime.block_on(run::execute(&source, &args.run.settings(), run::ctrl_c()));
     // Give checks' background tasks a moment to release what they hold.
     runtime.shutdown_timeout(Duration::from_secs(2));
-
-    let fail_on = match args.fail_on {
-        None => FailOn::Default,
-        Some(FailOnArg::Warning) => FailOn::Warning,
-        Some(FailOnArg::Critical) => FailOn::Critical,
-    };
-    let mut report = Report::build(
-        &run,
-        report::BuildInfo {
-            started_at,
-            config_file,
-            fail_on,
-            plan,
-        },
-    );
-    append_history(args.history.as_deref(), &report);
-    if std::env::var_os("WXC_PREFLIGHT_FIXED_CLOCK").is_some() {
-        report.freeze_clock();
+    match report {
+        Ok(report) => report_out(&report, &args.run, color, verbose),
+        Err(message) => {
+            output::message(&message);
+            3
+        }
     }
-    tracing::debug!(
-        "run finished in {} ms, peak memory {}",
-        report.duration_ms,
-        crate::logging::peak_memory().unwrap_or_else(|| "unknown".to_owned())
-    );
-    let to_terminal = args.output.is_none();
-    let style = Style {
-        color: use_color(color, to_terminal),
-        verbose,
-    };
-    deliver(&report, args.format, style, args.output.as_deref())
 }
 
-/// Renders the report and writes it; returns the run's exit code, or 3
-/// when the report cannot be written.
+/// `demo`: the emulator, then `check` against it.
+fn run_demo(args: &DemoArgs, color: ColorChoice, verbose: u8) -> u8 {
+    let Some(runtime) = runtime() else { return 3 };
+    let report = runtime.block_on(crate::demo::execute(
+        &args.faults,
+        &args.run.settings(),
+        run::ctrl_c(),
+    ));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match report {
+        Ok(report) => report_out(&report, &args.run, color, verbose),
+        Err(error) => {
+            output::message(&format!("{error:#}"));
+            3
+        }
+    }
+}
+
+/// `emulator`: start it, say where it is, serve until Ctrl-C.
+fn run_emulator(args: crate::emulator::EmulatorArgs) -> u8 {
+    let Some(runtime) = runtime() else { return 3 };
+    let code = runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        match crate::emulator::run_command(args, cancel.clone()).await {
+            Ok(started) => {
+                output::stdout(&format!("{started}\n"));
+                if started.is_running() {
+                    run::ctrl_c().await;
+                    cancel.cancel();
+                }
+                drop(started);
+                0
+            }
+            Err(error) => {
+                output::message(&format!("{error:#}"));
+                3
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+/// Renders and writes the report of `check` or `demo`.
+fn report_out(report: &Report, args: &RunArgs, color: ColorChoice, verbose: u8) -> u8 {
+    append_history(args.history.as_deref(), report);
+    let style = Style {
+        color: use_color(color, args.output.is_none()),
+        verbose,
+    };
+    deliver(report, args.format, style, args.output.as_deref())
+}
+
 /// Appends the run to `--history FILE`; a failure is reported, not fatal.
 fn append_history(path: Option<&std::path::Path>, report: &Report) {
     let Some(path) = path else { return };
@@ -312,30 +348,8 @@ fn append_history(path: Option<&std::path::Path>, report: &Report) {
     }
 }
 
-/// Until the `token` check reads the token store (issue 5), a run can take
-/// its access token from the file named by `WXC_PREFLIGHT_TOKEN_FILE` (the
-/// emulator writes one); a real `token` check replaces this fact.
-fn preset_token(ctx: &crate::check::Context) {
-    let Some(path) = std::env::var_os("WXC_PREFLIGHT_TOKEN_FILE") else {
-        return;
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => ctx.facts.put(crate::auth::AccessToken {
-            token: crate::secret::Secret::new(text.trim()),
-            expires_at: None,
-            granted_scopes: None,
-        }),
-        Ok(_) => tracing::warn!(
-            "the token file {} is empty",
-            std::path::Path::new(&path).display()
-        ),
-        Err(e) => tracing::warn!(
-            "cannot read the token file {}: {e}",
-            std::path::Path::new(&path).display()
-        ),
-    }
-}
-
+/// Renders the report and writes it; returns the run's exit code, or 3
+/// when the report cannot be written.
 fn deliver(report: &Report, format: Format, style: Style, path: Option<&std::path::Path>) -> u8 {
     let text = render(report, format, style);
     match path {

@@ -341,22 +341,64 @@ impl Emulator {
     }
 
     /// What a completed OAuth login of `email` would return, without the
-    /// browser (for `demo` and tests). The tokens are live.
+    /// browser (for `demo` and tests): live tokens for every registered scope
+    /// the org grants.
     pub fn issue_tokens(&self, email: &str) -> anyhow::Result<TokenResponse> {
+        let all: Vec<&str> = self
+            .shared
+            .integration
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .collect();
+        self.issue_tokens_with_scopes(email, &all)
+    }
+
+    /// Like [`Emulator::issue_tokens`], for the given scopes, each of which
+    /// must be registered on the integration (else the error names them).
+    pub fn issue_tokens_with_scopes(
+        &self,
+        email: &str,
+        scopes: &[&str],
+    ) -> anyhow::Result<TokenResponse> {
         let shared = &self.shared;
         let user = shared
             .directory
             .by_email(email)
             .with_context(|| format!("no emulated user {email}"))?;
-        let scopes = oauth::granted(shared, &shared.integration.scopes);
+        let unregistered: Vec<&str> = scopes
+            .iter()
+            .copied()
+            .filter(|s| !shared.integration.scopes.iter().any(|r| r == s))
+            .collect();
+        anyhow::ensure!(
+            unregistered.is_empty(),
+            "invalid_scope: the integration does not register {}",
+            unregistered.join(" ")
+        );
+        let requested: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let granted = oauth::granted(shared, &requested);
         let mut world = shared.world();
         Ok(oauth::issue(
             shared,
             &mut world,
             &shared.integration.client_id,
             &user.uuid,
-            &scopes,
+            &granted,
         ))
+    }
+
+    /// Plays the user's browser on the login page: opens `authorize_url`
+    /// (as the tool built it), signs in as `email` and accepts. Returns the
+    /// URL the browser would be sent to: the client's redirect URI with
+    /// `code` and `state`, or with `error=` (for example `invalid_scope`).
+    /// Errors are what the page would show instead (unknown client id,
+    /// unregistered redirect URI), as `"<error>: <text>"`.
+    pub fn sign_in(&self, authorize_url: &str, email: &str) -> anyhow::Result<Url> {
+        match oauth::sign_in(&self.shared, authorize_url, email) {
+            Ok(location) | Err(oauth::Refusal::Redirect(location)) => Ok(Url::parse(&location)?),
+            Err(oauth::Refusal::Page { error, text }) => anyhow::bail!("{error}: {text}"),
+        }
     }
 
     /// Read-only views of the emulator's state, for tests.
@@ -828,6 +870,8 @@ async fn serve_https(
             accepted = listener.accept() => accepted,
         };
         let Ok((tcp, _)) = accepted else { continue };
+        // Small answers written in pieces would otherwise wait out delayed ACKs (40 ms each).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let cancel = cancel.clone();

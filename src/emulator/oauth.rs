@@ -44,8 +44,8 @@ const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// What Webex says about a dead refresh token (JS SDK unit test, webex-api.md 1.6).
 const REFRESH_DEAD: &str = "The refresh token provided is expired, revoked, malformed, or invalid.";
 
-/// A successful token response (webex-api.md 1.5).
-#[derive(Debug, Clone, Serialize)]
+/// A successful token response (webex-api.md 1.5). Its `Debug` hides the tokens.
+#[derive(Clone, Serialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -59,6 +59,19 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Granted scopes, space-separated.
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"(redacted)")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"(redacted)")
+            .field("refresh_token_expires_in", &self.refresh_token_expires_in)
+            .field("token_type", &self.token_type)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// Who is calling the API, after the bearer token was checked.
@@ -239,18 +252,18 @@ fn found(location: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
 }
 
-/// A redirect back to the client with an error.
-fn redirect_error(
+/// The redirect back to the client with an error.
+fn error_location(
     redirect_uri: &str,
     error: &str,
     description: &str,
     state: Option<&str>,
-) -> Response {
+) -> String {
     let mut pairs = vec![("error", error), ("error_description", description)];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
-    found(&with_query(redirect_uri, &pairs))
+    with_query(redirect_uri, &pairs)
 }
 
 /// An HTML page the browser shows when the client cannot be redirected to.
@@ -294,44 +307,71 @@ fn user_options(shared: &Shared) -> String {
         })
 }
 
+/// Why an authorization request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Shown to the user: the client cannot be trusted with a redirect.
+    Page {
+        /// The OAuth error code.
+        error: &'static str,
+        /// Human text.
+        text: String,
+    },
+    /// Sent back to the client: the redirect URL carrying `error=`.
+    Redirect(String),
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Page { error, text } => error_page(StatusCode::BAD_REQUEST, error, &text),
+            Refusal::Redirect(location) => found(&location),
+        }
+    }
+}
+
+fn refuse_page(error: &'static str, text: &str) -> Refusal {
+    Refusal::Page {
+        error,
+        text: text.to_owned(),
+    }
+}
+
 /// Checks an authorization request (webex-api.md 1.2). Errors that cannot be
 /// sent back to the client (unknown client, unregistered redirect URI) are an
 /// HTML page; the others redirect with `error=`.
 fn validate_authorize(
     shared: &Shared,
     params: &HashMap<String, String>,
-) -> Result<Consent, Box<Response>> {
+) -> Result<Consent, Refusal> {
     let integration = &shared.integration;
     let get = |k: &str| params.get(k).map(String::as_str);
 
     let Some(client_id) = get("client_id") else {
-        return Err(Box::new(error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "client_id is missing",
-        )));
+        return Err(refuse_page("invalid_request", "client_id is missing"));
     };
     if client_id != integration.client_id {
-        return Err(Box::new(error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "Client Id is invalid",
-        )));
+        return Err(refuse_page("invalid_client", "Client Id is invalid"));
     }
     let redirect_uri = match get("redirect_uri") {
         Some(uri) if uri == integration.redirect_uri => uri.to_owned(),
         Some(_) => {
-            return Err(Box::new(error_page(
-                StatusCode::BAD_REQUEST,
+            return Err(refuse_page(
                 "redirect_uri_mismatch",
                 "The redirect_uri does not match any redirect URI registered for this integration.",
-            )));
+            ));
         }
         None => integration.redirect_uri.clone(),
     };
     let state = get("state");
-    let fail =
-        |error: &str, text: &str| Err(Box::new(redirect_error(&redirect_uri, error, text, state)));
+    let fail = |error: &str, text: &str| {
+        Err(Refusal::Redirect(error_location(
+            &redirect_uri,
+            error,
+            text,
+            state,
+        )))
+    };
     if get("response_type") != Some("code") {
         return fail("unsupported_response_type", "response_type must be code");
     }
@@ -381,7 +421,7 @@ pub async fn authorize_page(
 ) -> Response {
     let consent = match validate_authorize(&shared, &params) {
         Ok(consent) => consent,
-        Err(answer) => return *answer,
+        Err(refusal) => return refusal.into_response(),
     };
     let scope_list = consent.scopes.iter().fold(String::new(), |mut html, s| {
         let _ = write!(html, "<li>{}</li>", escape(s));
@@ -422,12 +462,12 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
     };
     let state = consent.state.as_deref();
     if get("decision") != Some("accept") {
-        return redirect_error(
+        return found(&error_location(
             &consent.redirect_uri,
             "access_denied",
             "The user denied the request",
             state,
-        );
+        ));
     }
     let Some(user) = get("user")
         .and_then(|e| shared.directory.by_email(e))
@@ -435,6 +475,12 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
     else {
         return error_page(StatusCode::BAD_REQUEST, "invalid_request", "unknown user");
     };
+    found(&grant_code(&shared, &consent, &user))
+}
+
+/// Records an authorization code for an accepted consent and returns the
+/// redirect that carries it (and `state`) back to the client.
+fn grant_code(shared: &Shared, consent: &Consent, user: &User) -> String {
     let code = random_alnum(64);
     shared.world().codes.insert(
         code.clone(),
@@ -442,7 +488,7 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
             client_id: consent.client_id.clone(),
             redirect_uri: consent.redirect_uri.clone(),
             user_uuid: user.uuid.clone(),
-            scopes: granted(&shared, &consent.scopes),
+            scopes: granted(shared, &consent.scopes),
             challenge: consent.challenge.clone(),
             expires_at: SystemTime::now() + CODE_LIFETIME,
             used: false,
@@ -450,10 +496,27 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
         },
     );
     let mut pairs = vec![("code", code.as_str())];
-    if let Some(state) = state {
+    if let Some(state) = &consent.state {
         pairs.push(("state", state));
     }
-    found(&with_query(&consent.redirect_uri, &pairs))
+    with_query(&consent.redirect_uri, &pairs)
+}
+
+/// What a user's browser would do with `authorize_url`: open the login page,
+/// sign in as `email` and press Accept. Returns the URL the browser would be
+/// redirected to (with `code` and `state`, or with `error`).
+pub fn sign_in(shared: &Shared, authorize_url: &str, email: &str) -> Result<String, Refusal> {
+    let params: HashMap<String, String> = url::Url::parse(authorize_url)
+        .map_err(|e| refuse_page("invalid_request", &format!("not a URL: {e}")))?
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let consent = validate_authorize(shared, &params)?;
+    let user = shared
+        .directory
+        .by_email(email)
+        .ok_or_else(|| refuse_page("invalid_request", "unknown user"))?;
+    Ok(grant_code(shared, &consent, user))
 }
 
 fn parse_form(body: &[u8]) -> HashMap<String, String> {

@@ -103,6 +103,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, cancel: Cancellatio
             accepted = listener.accept() => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
         let proxy = Arc::clone(&proxy);
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -263,6 +264,7 @@ async fn handle(mut stream: TcpStream, proxy: &Proxy) -> std::io::Result<()> {
             .await?;
             continue;
         };
+        let _ = upstream.set_nodelay(true);
         Counters::bump(&proxy.shared.counters.proxy_tunnels);
         tracing::debug!(target = %head.target, status = 200, "emulator proxy");
         stream

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::faults::XsiMode;
 use super::ids::{self, IdKind};
 use super::oauth::{self, Caller};
-use super::state::{Directory, FULL_ADMIN_ROLE, Shared, User, epoch_secs};
+use super::state::{Directory, FULL_ADMIN_ROLE, ROUTING_PREFIX, Shared, User, epoch_secs};
 use super::wire::Failure;
 
 /// What Webex says when a scope or role is missing.
@@ -67,7 +67,7 @@ fn person(directory: &Directory, user: &User, with_calling: bool) -> Value {
     if let (Some(number), Some(extension)) = (&user.number, &user.extension) {
         p["phoneNumbers"] = json!([
             {"type": "work", "value": number, "primary": true},
-            {"type": "work_extension", "value": format!("8{extension}"), "primary": false},
+            {"type": "work_extension", "value": format!("{ROUTING_PREFIX}{extension}"), "primary": false},
         ]);
         p["sipAddresses"] = json!([{
             "type": "cloud-calling",

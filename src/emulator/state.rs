@@ -37,6 +37,10 @@ pub const REGISTERED_SCOPES: &[&str] = &[
 /// The role id of a full administrator (decodes to `ROLE/id_full_admin`).
 pub const FULL_ADMIN_ROLE: &str = "id_full_admin";
 
+/// The location's routing prefix: `work_extension` numbers are this plus the
+/// extension (webex-api.md 2.1), and dialling them reaches the user.
+pub const ROUTING_PREFIX: &str = "8";
+
 /// The Webex Calling licence name (webex-api.md 5.2).
 pub const CALLING_LICENCE: &str = "Webex Calling - Professional";
 
@@ -239,6 +243,11 @@ impl Directory {
             .trim_start_matches("sip:");
         self.users.iter().filter(|u| u.calling).find(|u| {
             u.extension.as_deref() == Some(bare)
+                || u.extension
+                    .as_deref()
+                    .map(|e| format!("{ROUTING_PREFIX}{e}"))
+                    .as_deref()
+                    == Some(bare)
                 || u.number.as_deref() == Some(bare)
                 || u.number.as_deref().map(|n| n.trim_start_matches('+'))
                     == Some(bare.trim_start_matches('+'))

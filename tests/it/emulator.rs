@@ -1853,3 +1853,256 @@ async fn no_secret_reaches_the_log() {
         assert!(!log.contains(secret), "the log holds the {what}");
     }
 }
+
+// ---------------------------------------------------------------- more edges
+
+#[tokio::test]
+async fn a_token_without_the_admin_scope_gets_403() {
+    let emu = rig(&[]).await;
+    let login = Login::new(&emu, "spark:people_read");
+    let q = consent(&emu, &login, emu.admin_email(), "accept").await;
+    let secret = emu.client_secret();
+    let (_, tokens) = exchange(
+        &emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", emu.client_id()),
+            ("client_secret", secret.expose()),
+            ("code", &q["code"]),
+            ("redirect_uri", &login.redirect_uri),
+        ],
+    )
+    .await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let (status, _, _) = get_json(&emu, token, "/people/me").await;
+    assert_eq!(status, 200);
+    for path in [
+        format!("/organizations/{}?callingData=true", emu.org_id()),
+        "/licenses".to_owned(),
+    ] {
+        let (status, headers, body) = get_json(&emu, token, &path).await;
+        assert_eq!(status, 403, "{path}");
+        assert_webex_error(&headers, &body);
+    }
+}
+
+/// Sends one raw request on `stream` and returns the response head.
+async fn raw_exchange(stream: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "connection closed"
+        );
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let length: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    text
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::Digest as _;
+    use std::fmt::Write as _;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+fn challenge_param(head: &str, name: &str) -> String {
+    let line = head
+        .lines()
+        .find(|l| l.starts_with("Proxy-Authenticate: Digest"))
+        .unwrap();
+    let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    line[start..]
+        .trim_start_matches('"')
+        .split(['"', ','])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn digest_nonces_count_up_and_go_stale() {
+    let emu = rig_with(
+        EmulatorOptions {
+            proxy_auth: ProxyAuthMode::Digest,
+            ..EmulatorOptions::default()
+        },
+        &[],
+    )
+    .await;
+    let (user, password) = emu.proxy_credentials();
+    let target = emu.api_base().socket_addrs(|| None).unwrap()[0].to_string();
+    let connect =
+        |extra: &str| format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{extra}\r\n");
+    let authorization = |nonce: &str, nc: &str, pw: &str| {
+        let ha1 = md5_hex(&format!("{user}:wxc-emulator:{pw}"));
+        let ha2 = md5_hex(&format!("CONNECT:{target}"));
+        let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:c0ffee:auth:{ha2}"));
+        format!(
+            "Proxy-Authorization: Digest username=\"{user}\", realm=\"wxc-emulator\", nonce=\"{nonce}\", \
+             uri=\"{target}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"c0ffee\", response=\"{response}\"\r\n"
+        )
+    };
+
+    let mut s = tokio::net::TcpStream::connect(emu.proxy_addr())
+        .await
+        .unwrap();
+    let head = raw_exchange(&mut s, &connect("")).await;
+    assert!(head.starts_with("HTTP/1.1 407"), "{head}");
+    assert_eq!(challenge_param(&head, "qop"), "auth");
+    assert_eq!(challenge_param(&head, "stale"), "false");
+    let nonce = challenge_param(&head, "nonce");
+
+    // Wrong password: a fresh challenge, not stale.
+    let head = raw_exchange(
+        &mut s,
+        &connect(&authorization(&nonce, "00000001", "wrong")),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 407"));
+    assert_eq!(challenge_param(&head, "stale"), "false");
+
+    // The right answer opens the tunnel.
+    let head = raw_exchange(
+        &mut s,
+        &connect(&authorization(&nonce, "00000001", password.expose())),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    // The same nonce with a higher count works on a new connection; a replayed count is stale.
+    let mut s = tokio::net::TcpStream::connect(emu.proxy_addr())
+        .await
+        .unwrap();
+    let head = raw_exchange(
+        &mut s,
+        &connect(&authorization(&nonce, "00000001", password.expose())),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 407"));
+    assert_eq!(challenge_param(&head, "stale"), "true");
+    let head = raw_exchange(
+        &mut s,
+        &connect(&authorization(&nonce, "00000002", password.expose())),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    // A nonce the proxy never issued is stale when the rest is right.
+    let mut s = tokio::net::TcpStream::connect(emu.proxy_addr())
+        .await
+        .unwrap();
+    let head = raw_exchange(
+        &mut s,
+        &connect(&authorization("0badc0de", "00000001", password.expose())),
+    )
+    .await;
+    assert_eq!(challenge_param(&head, "stale"), "true");
+
+    // A plain-HTTP request is refused once authenticated: the proxy only tunnels.
+    let open = rig(&[]).await;
+    let mut s = tokio::net::TcpStream::connect(open.proxy_addr())
+        .await
+        .unwrap();
+    let head = raw_exchange(
+        &mut s,
+        &format!("GET http://{target}/ HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 501"), "{head}");
+}
+
+#[tokio::test]
+async fn listens_on_ipv6_loopback_too() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 loopback on this machine
+    }
+    let emu = rig_with(
+        EmulatorOptions {
+            listen: "[::1]:0".parse().unwrap(),
+            ..EmulatorOptions::default()
+        },
+        &[],
+    )
+    .await;
+    assert!(emu.api_base().as_str().starts_with("https://[::1]:"));
+    assert!(emu.registered_redirect_uri().starts_with("http://[::1]:"));
+    let (status, _, _) = get_json(&emu, &pat(&emu), "/people/me").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn sign_in_plays_the_browser_for_the_tools_own_authorize_url() {
+    let emu = rig(&[]).await;
+    let verifier = "v".repeat(60);
+    let login = Login {
+        challenge: Some((s256(&verifier), "S256")),
+        ..Login::new(&emu, MINIMAL)
+    };
+    let redirect = emu
+        .sign_in(
+            &login.authorize_url(&emu, emu.client_id()),
+            emu.admin_email(),
+        )
+        .unwrap();
+    assert!(redirect.as_str().starts_with(emu.registered_redirect_uri()));
+    let q: HashMap<String, String> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], login.state);
+    let secret = emu.client_secret();
+    let (status, tokens) = exchange(
+        &emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", emu.client_id()),
+            ("client_secret", secret.expose()),
+            ("code", &q["code"]),
+            ("redirect_uri", &login.redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(tokens["scope"], MINIMAL);
+
+    let err = emu
+        .sign_in(&login.authorize_url(&emu, "Cunknown"), emu.admin_email())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("invalid_client"), "{err}");
+
+    let emu = rig(&["scope-not-registered"]).await;
+    let login = Login::new(&emu, "spark-admin:licenses_read");
+    let redirect = emu
+        .sign_in(
+            &login.authorize_url(&emu, emu.client_id()),
+            emu.admin_email(),
+        )
+        .unwrap();
+    let q: HashMap<String, String> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["error"], "invalid_scope");
+    assert!(
+        emu.issue_tokens_with_scopes(emu.admin_email(), &["spark-admin:licenses_read"])
+            .is_err()
+    );
+    let tokens = emu
+        .issue_tokens_with_scopes(emu.admin_email(), &["spark:people_read"])
+        .unwrap();
+    assert_eq!(tokens.scope, "spark:people_read");
+    let debug = format!("{tokens:?}");
+    assert!(!debug.contains(&tokens.access_token) && !debug.contains(&tokens.refresh_token));
+}

@@ -1,6 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "tests may print what they observed"
+)]
+
 mod cli;
+mod demo;
 mod emulator;
 mod plan;
 mod report_schema;
