@@ -170,7 +170,12 @@ struct RunArgs {
 
     /// A file holding an access token, used until the token store lands
     /// (the emulator writes one); never a token on the command line.
-    #[arg(long, value_name = "FILE", hide = true, env = "WXC_PREFLIGHT_TOKEN_FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        hide = true,
+        env = "WXC_PREFLIGHT_TOKEN_FILE"
+    )]
     token_file: Option<PathBuf>,
 }
 

@@ -74,11 +74,11 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
                         me.0.label()
                     );
                     f.evidence.push(crate::finding::Evidence::new(
-                        "roles of the user",
+                        "admin roles of the user",
                         if me.0.roles.is_empty() {
                             "none".to_owned()
                         } else {
-                            me.0.roles.len().to_string()
+                            me.0.roles.join(", ")
                         },
                     ));
                 }

@@ -322,10 +322,7 @@ impl PlanRun {
             duration: None,
             attempts: 1,
         };
-        if let Err(failure) = self
-            .steps(caller, answerer, began, &mut result, progress)
-            .await
-        {
+        if let Err(failure) = self.steps(caller, answerer, &mut result, progress).await {
             result.failure = Some(failure);
         }
         result.duration = Some(began.elapsed());
@@ -339,7 +336,6 @@ impl PlanRun {
         &self,
         caller: &Endpoint,
         answerer: &Endpoint,
-        began: Instant,
         result: &mut CallResult,
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
     ) -> Result<(), (Step, CallFailure)> {
@@ -408,7 +404,6 @@ impl PlanRun {
         })
         .await?;
         self.forget(&answerer.uuid, &callee_leg);
-        let _ = began;
         Ok(())
     }
 

@@ -176,3 +176,54 @@ async fn sigint_during_a_call_leaves_no_call_active() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains(emu.admin_token().expose()));
 }
+
+/// `--history FILE` appends one JSON line per run, with the plan's calls;
+/// the debug log has every request with its TrackingID and never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_appends_a_line_per_run_and_the_trace_log_holds_no_token() {
+    let emu = rig(&[]).await;
+    let history = emu.dir().join("history.jsonl");
+    for run in 0..2 {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("wxc-preflight"));
+        command
+            .args(["check", "--format", "json", "--config"])
+            .arg(emu.config_path())
+            .arg("--history")
+            .arg(&history)
+            .env("WXC_PREFLIGHT_TOKEN_FILE", emu.dir().join("access_token"))
+            .env_remove("RUST_LOG");
+        if run == 1 {
+            command.arg("-vvv");
+        }
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains(emu.admin_token().expose()),
+            "the token leaked"
+        );
+        if run == 1 {
+            assert!(stderr.contains("webex request"), "{stderr}");
+            assert!(stderr.contains("tracking_id=WXCPREFLIGHT_"), "{stderr}");
+            assert!(stderr.contains("/calls/new?address="), "{stderr}");
+        }
+    }
+    let text = std::fs::read_to_string(&history).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["status"], "ok");
+        assert_eq!(line["plan"]["calls"].as_array().unwrap().len(), 3);
+        assert!(line["plan"]["calls"][0]["post_dial_delay_ms"].is_u64());
+    }
+}
