@@ -7,9 +7,13 @@
 
 mod config;
 mod connection;
+mod dns;
 mod endpoints;
+mod internet;
+pub mod network;
 mod organization;
 mod plan;
+mod proxy;
 mod redirect_url;
 pub mod session;
 mod xsi;
@@ -20,9 +24,12 @@ use crate::check::{Check, CheckFuture, Context, Outcome};
 
 pub use config::ConfigCheck;
 pub use connection::{ConnectionCheck, Me};
+pub use dns::{DnsCheck, DnsFacts};
 pub use endpoints::{EndpointsCheck, PlanEndpoints};
+pub use internet::{InternetCheck, InternetFacts};
 pub use organization::{OrgFacts, OrganizationCheck, xsi_request_email};
 pub use plan::PlanCheck;
+pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;
 pub use xsi::{XsiCheck, XsiReady};
 
@@ -36,18 +43,9 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(ConfigCheck),
         Arc::new(RedirectUrlCheck),
-        Arc::new(Pending {
-            id: "dns",
-            deps: &["config"],
-        }),
-        Arc::new(Pending {
-            id: "proxy",
-            deps: &["dns"],
-        }),
-        Arc::new(Pending {
-            id: "internet",
-            deps: &["proxy"],
-        }),
+        Arc::new(DnsCheck::new()),
+        Arc::new(ProxyCheck),
+        Arc::new(InternetCheck),
         Arc::new(Pending {
             id: "authorize",
             deps: &["internet", "redirect-url"],

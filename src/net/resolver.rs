@@ -323,7 +323,7 @@ impl Resolver {
         self.inner.deadline
     }
 
-    /// Resolves a host for traffic: IP literals and `localhost` directly,
+    /// Resolves a host for traffic: IP literals and `localhost` names directly,
     /// anything else through the server pool. Addresses come IPv4 first.
     pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
         let fail = |failure| ResolveError {
@@ -337,7 +337,7 @@ impl Resolver {
         {
             return Ok(vec![ip]);
         }
-        if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") {
+        if is_localhost_name(host) {
             return Ok(vec![
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
                 IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -449,6 +449,14 @@ impl Resolver {
     pub fn for_reqwest(&self) -> Arc<dyn reqwest::dns::Resolve> {
         Arc::new(ReqwestAdapter(self.clone()))
     }
+}
+
+/// `localhost` and the names under it, which RFC 6761 reserves for the
+/// loopback interface: no server is asked about them.
+#[must_use]
+pub fn is_localhost_name(host: &str) -> bool {
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    lower == "localhost" || lower.ends_with(".localhost")
 }
 
 /// The servers named in a system configuration, with their ports.

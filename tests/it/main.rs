@@ -9,6 +9,7 @@
 mod cli;
 mod demo;
 mod emulator;
+mod net;
 mod plan;
 mod report_schema;
 mod webex;

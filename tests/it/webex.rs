@@ -432,8 +432,11 @@ async fn connection_against(api_base: &str) -> Ran {
         expires_at: None,
         granted_scopes: None,
     });
+    // The canned server speaks plain http: the network checks' TLS probe
+    // would (rightly) fail it and block the connection check.
     let options = pipeline::Options {
         only: vec!["connection".to_owned()],
+        skip: ["dns", "proxy", "internet"].map(str::to_owned).to_vec(),
         ..pipeline::Options::default()
     };
     let run = pipeline::run(&checks::all(), &ctx, &options, std::future::pending()).await;
