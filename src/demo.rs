@@ -36,7 +36,12 @@ pub async fn execute(
         emulator.api_base()
     );
     let source = ConfigSource::Explicit(emulator.config_path());
-    let report = run::execute(&source, settings, interrupt)
+    let mut settings = settings.clone();
+    if settings.token_file.is_none() {
+        // The administrator's personal access token, as the emulator wrote it.
+        settings.token_file = Some(emulator.dir().join("access_token"));
+    }
+    let report = run::execute(&source, &settings, interrupt)
         .await
         .map_err(anyhow::Error::msg);
     emulator.shutdown().await;

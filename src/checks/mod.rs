@@ -6,21 +6,32 @@
 //! reports `skipped` ("not implemented yet"), never `pass`.
 
 mod config;
+mod connection;
 mod dns;
+mod endpoints;
 mod internet;
 pub mod network;
+mod organization;
+mod plan;
 mod proxy;
 mod redirect_url;
+pub mod session;
+mod xsi;
 
 use std::sync::Arc;
 
 use crate::check::{Check, CheckFuture, Context, Outcome};
 
 pub use config::ConfigCheck;
+pub use connection::{ConnectionCheck, Me};
 pub use dns::{DnsCheck, DnsFacts};
+pub use endpoints::{EndpointsCheck, PlanEndpoints};
 pub use internet::{InternetCheck, InternetFacts};
+pub use organization::{OrgFacts, OrganizationCheck, xsi_request_email};
+pub use plan::PlanCheck;
 pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;
+pub use xsi::{XsiCheck, XsiReady};
 
 /// The scope profiles shipped under `checks/scopes/`.
 pub const SCOPE_PROFILES: &[&str] = &["test_mate-2.5.17", "wbc-mt-minimal"];
@@ -43,30 +54,15 @@ pub fn all() -> Vec<Arc<dyn Check>> {
             id: "token",
             deps: &["internet"],
         }),
-        Arc::new(Pending {
-            id: "connection",
-            deps: &["token"],
-        }),
+        Arc::new(ConnectionCheck),
         Arc::new(Pending {
             id: "scopes",
             deps: &["token"],
         }),
-        Arc::new(Pending {
-            id: "organization",
-            deps: &["connection"],
-        }),
-        Arc::new(Pending {
-            id: "xsi",
-            deps: &["organization", "scopes"],
-        }),
-        Arc::new(Pending {
-            id: "endpoints",
-            deps: &["xsi"],
-        }),
-        Arc::new(Pending {
-            id: "plan",
-            deps: &["endpoints"],
-        }),
+        Arc::new(OrganizationCheck),
+        Arc::new(XsiCheck),
+        Arc::new(EndpointsCheck),
+        Arc::new(PlanCheck),
     ]
 }
 
