@@ -213,6 +213,20 @@ struct RunArgs {
     /// Run the checks only, not the plan's test calls.
     #[arg(long, env = "WXC_PREFLIGHT_NO_PLAN")]
     no_plan: bool,
+
+    /// Append this run's plan results to FILE as one JSON line, for trends
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_HISTORY")]
+    history: Option<PathBuf>,
+
+    /// A file holding an access token, used until the token store lands
+    /// (the emulator writes one); never a token on the command line.
+    #[arg(
+        long,
+        value_name = "FILE",
+        hide = true,
+        env = "WXC_PREFLIGHT_TOKEN_FILE"
+    )]
+    token_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -223,6 +237,7 @@ impl RunArgs {
             ignore: self.ignore.clone(),
             timeout: self.timeout,
             no_plan: self.no_plan,
+            token_file: self.token_file.clone(),
             fail_on: match self.fail_on {
                 None => FailOn::Default,
                 Some(FailOnArg::Warning) => FailOn::Warning,
@@ -389,11 +404,24 @@ fn run_emulator(args: crate::emulator::EmulatorArgs) -> u8 {
 
 /// Renders and writes the report of `check` or `demo`.
 fn report_out(report: &Report, args: &RunArgs, color: ColorChoice, verbose: u8) -> u8 {
+    append_history(args.history.as_deref(), report);
     let style = Style {
         color: use_color(color, args.output.is_none()),
         verbose,
     };
     deliver(report, args.format, style, args.output.as_deref())
+}
+
+/// Appends the run to `--history FILE`; a failure is reported, not fatal.
+fn append_history(path: Option<&std::path::Path>, report: &Report) {
+    let Some(path) = path else { return };
+    if let Err(e) = output::append_line(path, &report::history_line(report)) {
+        output::message(&format!(
+            "cannot append to the history file {}: {e}\n\
+             check that the directory exists and is writable",
+            path.display()
+        ));
+    }
 }
 
 /// Renders the report and writes it; returns the run's exit code, or 3

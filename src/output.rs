@@ -54,6 +54,75 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Appends one line to `path`, creating the file when needed (the
+/// `--history` file: one JSON line per run).
+pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut text = line.trim_end_matches('\n').to_owned();
+    text.push('\n');
+    // One write call, so concurrent runs do not interleave within a line.
+    file.write_all(text.as_bytes())
+}
+
+/// A progress line on stderr (indicatif), drawn only when stderr is a
+/// terminal: a scheduled run's logs stay clean.
+#[derive(Debug)]
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// A progress line counting to `total`; hidden when stderr is not a
+    /// terminal.
+    #[must_use]
+    pub fn new(total: u64, prefix: &str) -> Self {
+        use std::io::IsTerminal as _;
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{prefix} [{pos}/{len}] {spinner} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_prefix(prefix.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Self(Some(bar))
+    }
+
+    /// Replaces the message after the counter.
+    pub fn message(&self, text: String) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(text);
+        }
+    }
+
+    /// Counts one item done.
+    pub fn advance(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+
+    /// Removes the line.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

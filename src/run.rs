@@ -3,12 +3,13 @@
 //! report. `check` and `demo` both go through here.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::check::Context;
 use crate::config::{self, ConfigSource};
-use crate::report::{BuildInfo, FailOn, Report};
+use crate::report::{BuildInfo, FailOn, PlanEntry, Report};
 use crate::services::Services;
 use crate::{checks, pipeline};
 
@@ -21,6 +22,9 @@ pub struct RunSettings {
     pub timeout: Option<Duration>,
     pub no_plan: bool,
     pub fail_on: FailOn,
+    /// A file holding the access token, until the `token` check reads the
+    /// token store (issue 5): the emulator writes one.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Runs the pipeline for the configuration at `source` until it ends, the
@@ -71,6 +75,9 @@ pub async fn execute(
     };
     let mut ctx = Context::new(loaded.config, problems);
     ctx.services = services;
+    if let Some(path) = &settings.token_file {
+        preset_token(&ctx, path);
+    }
     let result = pipeline::run(&all, &ctx, &options, interrupt).await;
 
     let mut report = Report::build(
@@ -79,7 +86,7 @@ pub async fn execute(
             started_at,
             config_file,
             fail_on: settings.fail_on,
-            plan: None,
+            plan: ctx.facts.get::<PlanEntry>().map(|p| (*p).clone()),
         },
     );
     if std::env::var_os("WXC_PREFLIGHT_FIXED_CLOCK").is_some() {
@@ -91,6 +98,20 @@ pub async fn execute(
         crate::logging::peak_memory().unwrap_or_else(|| "unknown".to_owned())
     );
     Ok(report)
+}
+
+/// Puts the access token read from `path` into the facts, as the `token`
+/// check would; a real `token` check replaces it with its own.
+fn preset_token(ctx: &Context, path: &Path) {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => ctx.facts.put(crate::auth::AccessToken {
+            token: crate::secret::Secret::new(text.trim()),
+            expires_at: None,
+            granted_scopes: None,
+        }),
+        Ok(_) => tracing::warn!("the token file {} is empty", path.display()),
+        Err(e) => tracing::warn!("cannot read the token file {}: {e}", path.display()),
+    }
 }
 
 /// Completes on Ctrl-C (never, where the signal cannot be watched).

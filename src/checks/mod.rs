@@ -1,32 +1,41 @@
 //! The check catalog: one module per check id of DESIGN section 4.
 //!
 //! Each module has the same parts: the check type, its dependencies, and
-//! one entry point that turns facts into evidence and findings. A check
-//! whose issue has not landed yet is registered as [`Pending`], which
-//! reports `skipped` ("not implemented yet"), never `pass`.
+//! one entry point that turns facts into evidence and findings.
 
 mod authorize;
 mod config;
+mod connection;
 mod dns;
+mod endpoints;
 mod internet;
 pub mod network;
+mod organization;
+mod plan;
 mod proxy;
 mod redirect_url;
 mod scopes;
+pub mod session;
 mod token;
+mod xsi;
 
 use std::sync::Arc;
 
-use crate::check::{Check, CheckFuture, Context, Outcome};
+use crate::check::Check;
 
 pub use authorize::AuthorizeCheck;
 pub use config::ConfigCheck;
+pub use connection::{ConnectionCheck, Me};
 pub use dns::{DnsCheck, DnsFacts};
+pub use endpoints::{EndpointsCheck, PlanEndpoints};
 pub use internet::{InternetCheck, InternetFacts};
+pub use organization::{OrgFacts, OrganizationCheck, xsi_request_email};
+pub use plan::PlanCheck;
 pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;
 pub use scopes::ScopesCheck;
 pub use token::TokenCheck;
+pub use xsi::{XsiCheck, XsiReady};
 
 /// The scope profiles shipped under `checks/scopes/`.
 pub const SCOPE_PROFILES: &[&str] = &["test_mate-2.5.17", "wbc-mt-minimal"];
@@ -43,48 +52,13 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(InternetCheck),
         Arc::new(AuthorizeCheck),
         Arc::new(TokenCheck),
-        Arc::new(Pending {
-            id: "connection",
-            deps: &["token"],
-        }),
+        Arc::new(ConnectionCheck),
         Arc::new(ScopesCheck),
-        Arc::new(Pending {
-            id: "organization",
-            deps: &["connection"],
-        }),
-        Arc::new(Pending {
-            id: "xsi",
-            deps: &["organization", "scopes"],
-        }),
-        Arc::new(Pending {
-            id: "endpoints",
-            deps: &["xsi"],
-        }),
-        Arc::new(Pending {
-            id: "plan",
-            deps: &["endpoints"],
-        }),
+        Arc::new(OrganizationCheck),
+        Arc::new(XsiCheck),
+        Arc::new(EndpointsCheck),
+        Arc::new(PlanCheck),
     ]
-}
-
-/// A check of the catalog whose implementation has not landed yet.
-struct Pending {
-    id: &'static str,
-    deps: &'static [&'static str],
-}
-
-impl Check for Pending {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn depends_on(&self) -> &'static [&'static str] {
-        self.deps
-    }
-
-    fn run<'a>(&'a self, _ctx: &'a Context) -> CheckFuture<'a> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
-    }
 }
 
 #[cfg(test)]

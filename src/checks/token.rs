@@ -17,7 +17,7 @@
 use crate::auth::diagnosis::{self, describe_expiry};
 use crate::auth::identity::{self, Refusal};
 use crate::auth::store::{self, RefreshError, RefreshPolicy, StoredTokens, TokenStore};
-use crate::auth::{AuthSettings, Identity};
+use crate::auth::{AccessToken, AuthSettings, Identity};
 use crate::check::{Check, CheckFuture, Context, Outcome};
 use crate::finding::{Finding, Severity};
 
@@ -49,6 +49,9 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
     let store = TokenStore::new(&settings.token_store);
     let host = settings.host();
     let mut outcome = Outcome::new();
+    if let Some(preset) = ctx.facts.get::<AccessToken>() {
+        return Ok(preset_token(ctx, http, &settings, &preset, outcome).await);
+    }
     outcome.evidence("token store", store.path().display().to_string());
 
     let fresh = match store::fresh_tokens(&settings, http, &store, RefreshPolicy::WhenNeeded).await
@@ -143,6 +146,59 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
         }
     }
     Ok(outcome)
+}
+
+/// A token the run was given (`--token-file`, a personal access token):
+/// the store is not consulted; the API must accept the token.
+async fn preset_token(
+    ctx: &Context,
+    http: &reqwest::Client,
+    settings: &AuthSettings,
+    preset: &AccessToken,
+    mut outcome: Outcome,
+) -> Outcome {
+    outcome.evidence(
+        "access token",
+        format!(
+            "{} given with --token-file, not from the token store",
+            describe_expiry(&preset.token.hint(), preset.expires_at)
+        ),
+    );
+    match identity::whoami(http, settings, &preset.token).await {
+        Ok(who) => {
+            outcome.evidence(
+                "signed in as",
+                format!("{} ({}), org {}", who.email, who.display_name, who.org_id),
+            );
+            ctx.facts.put::<Identity>(who);
+        }
+        Err(Refusal::Unauthorized {
+            message,
+            tracking_id,
+        }) => {
+            let mut finding = Finding::new(
+                "token.rejected",
+                format!(
+                    "{} refuses the access token {} given with --token-file: {message}",
+                    settings.host(),
+                    preset.token.hint()
+                ),
+            )
+            .with("request", "GET /people/me")
+            .with("status", "401");
+            if let Some(id) = tracking_id {
+                finding = finding.with("TrackingID", id);
+            }
+            outcome.finding(finding);
+        }
+        Err(other) => {
+            outcome.evidence(
+                "GET /people/me",
+                format!("could not confirm the token: {other}"),
+            );
+        }
+    }
+    outcome
 }
 
 fn describe(tokens: &StoredTokens, outcome: &mut Outcome) {

@@ -187,6 +187,22 @@ pub struct CallEntry {
     pub attempts: u32,
 }
 
+/// One line of the `--history` file: when, the verdict, and the plan's
+/// calls, as compact JSON.
+#[must_use]
+pub fn history_line(report: &Report) -> String {
+    let line = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "started_at": report.started_at,
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "duration_ms": report.duration_ms,
+        "root_causes": report.root_causes,
+        "plan": report.plan,
+    });
+    line.to_string()
+}
+
 /// How a renderer should lay out the report.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {

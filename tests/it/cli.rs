@@ -287,7 +287,10 @@ fn unimplemented_checks_are_skipped_never_passed() {
     let dns = &report["checks"][2];
     assert_eq!(dns["reason"], "skipped with --skip");
     let connection = &report["checks"][7];
-    assert_eq!(connection["reason"], "not implemented yet");
+    assert_eq!(
+        connection["reason"],
+        "needs the result of the token check, which did not run"
+    );
 }
 
 #[test]

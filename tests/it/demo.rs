@@ -83,3 +83,59 @@ fn each_fault_gives_its_code_as_the_first_root_cause() {
     }
     eprintln!("faults checked: {checked:?}\nfaults whose detecting check is pending: {pending:?}");
 }
+
+/// Ctrl-C during a run ends it cleanly: the report of what was measured
+/// comes out whole, the run is `unknown` (exit 3), and it does not wait
+/// for the slow peer.
+#[test]
+fn sigint_reports_what_was_measured_so_far() {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("wxc-preflight"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WXC_") {
+            command.env_remove(key);
+        }
+    }
+    let child = command
+        .args(["demo", "--fault", "slow=30s", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["status"], "unknown");
+    let checks = report["checks"].as_array().unwrap();
+    let config = checks.iter().find(|c| c["id"] == "config").unwrap();
+    assert_eq!(
+        config["status"], "pass",
+        "what finished before Ctrl-C is kept"
+    );
+    let cut = checks
+        .iter()
+        .filter(|c| {
+            c["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("interrupted"))
+        })
+        .count();
+    assert!(cut > 0, "{:#}", report["checks"]);
+}

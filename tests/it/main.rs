@@ -11,4 +11,6 @@ mod cli;
 mod demo;
 mod emulator;
 mod net;
+mod plan;
 mod report_schema;
+mod webex;
