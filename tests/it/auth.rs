@@ -10,6 +10,7 @@
 #![allow(clippy::print_stderr, reason = "the tests print their timing figures")]
 
 use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -251,7 +252,11 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Stops chromedriver and the Chromium it started (its own process
+    /// group), also when the test failed before closing the session.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -266,6 +271,7 @@ impl Driver {
             .port();
         let child = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
