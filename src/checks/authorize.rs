@@ -188,3 +188,52 @@ fn classify(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            name: "lab".into(),
+            client_id: "C1".into(),
+            client_secret: None,
+            redirect_url: "http://localhost:6001/redirect".into(),
+            scopes: vec!["spark:people_read".into()],
+            profile: None,
+            token_store: "tokens.json".into(),
+            api_base: url::Url::parse("https://webexapis.com/v1").unwrap(),
+        }
+    }
+
+    fn codes(status: u16, location: Option<&str>, body: &str) -> Vec<&'static str> {
+        let mut outcome = Outcome::new();
+        classify(&settings(), status, location, body, &mut outcome);
+        outcome.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn conclusive_answers_and_the_rest() {
+        let scope =
+            "http://localhost:6001/redirect?error=invalid_scope&error_description=x&state=s";
+        assert_eq!(codes(302, Some(scope), ""), ["scopes.not-registered"]);
+        assert_eq!(
+            codes(400, None, "<p>Client Id is invalid</p>"),
+            ["oauth.client-unknown"]
+        );
+        assert_eq!(
+            codes(400, None, "redirect_uri_mismatch"),
+            ["redirect-url.mismatch"]
+        );
+        assert!(codes(200, None, "<form method=post>").is_empty());
+        // Webex hands the browser on to its identity broker: not conclusive.
+        let broker = "https://idbroker.webex.com/idb/oauth2/v1/authorize?client_id=C1";
+        assert_eq!(codes(302, Some(broker), ""), ["authorize.inconclusive"]);
+        assert_eq!(
+            codes(403, None, "<h1>Blocked by policy</h1>"),
+            ["authorize.inconclusive"]
+        );
+        let denied = "http://localhost:6001/redirect?error=server_error";
+        assert_eq!(codes(302, Some(denied), ""), ["authorize.inconclusive"]);
+    }
+}
