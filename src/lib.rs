@@ -25,3 +25,4 @@ pub mod run;
 pub mod secret;
 pub mod services;
 pub mod webex;
+pub mod xsi_request;

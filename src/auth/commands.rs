@@ -31,32 +31,6 @@ pub enum Action {
     Logout,
 }
 
-/// The address Cisco takes XSI requests at.
-pub const XSI_REQUEST_ADDRESS: &str = "webex_calling_xsi_access@cisco.com";
-
-/// The email asking Cisco to grant `spark-admin:xsi` to an organisation.
-#[must_use]
-pub fn xsi_request_email(org_id: Option<&str>, org_name: Option<&str>, client_id: &str) -> String {
-    let org_id = org_id.unwrap_or("<orgId: run `wxc-preflight auth status` once logged in>");
-    let org_name = org_name.unwrap_or("<organisation name as shown in Control Hub>");
-    format!(
-        "To: {XSI_REQUEST_ADDRESS}\n\
-         Subject: XSI access request for Webex Calling organisation {org_id}\n\
-         \n\
-         Hello,\n\
-         \n\
-         please enable Webex Calling XSI for our organisation and grant the\n\
-         spark-admin:xsi scope to our integration, which drives test calls through\n\
-         XSI-Actions for our Webex Calling multi-tenant test harness.\n\
-         \n\
-         Organisation name: {org_name}\n\
-         Organisation id (orgId): {org_id}\n\
-         Integration client id: {client_id}\n\
-         \n\
-         Thank you.\n"
-    )
-}
-
 /// One finding for a terminal: summary, evidence, problem, actions, fix.
 #[must_use]
 pub fn render_finding(finding: &Finding) -> String {
@@ -555,25 +529,10 @@ pub fn xsi_request(config_path: Option<PathBuf>) -> u8 {
         (org_id, org_name)
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
-    output::stdout(&xsi_request_email(
+    output::stdout(&crate::xsi_request::email(
         org_id.as_deref(),
         org_name.as_deref(),
         &settings.client_id,
     ));
     0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_xsi_email_names_org_and_client() {
-        let text = xsi_request_email(Some("Y2lz"), Some("Acme"), "C123");
-        assert!(text.starts_with("To: webex_calling_xsi_access@cisco.com\n"));
-        assert!(text.contains("Organisation id (orgId): Y2lz"));
-        assert!(text.contains("Organisation name: Acme"));
-        assert!(text.contains("Integration client id: C123"));
-        assert!(xsi_request_email(None, None, "C1").contains("<orgId"));
-    }
 }

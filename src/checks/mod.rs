@@ -29,7 +29,7 @@ pub use connection::{ConnectionCheck, Me};
 pub use dns::{DnsCheck, DnsFacts};
 pub use endpoints::{EndpointsCheck, PlanEndpoints};
 pub use internet::{InternetCheck, InternetFacts};
-pub use organization::{OrgFacts, OrganizationCheck, xsi_request_email};
+pub use organization::{OrgFacts, OrganizationCheck};
 pub use plan::PlanCheck;
 pub use proxy::{ProxyCheck, ProxyFacts};
 pub use redirect_url::RedirectUrlCheck;

@@ -10,7 +10,7 @@
 
 use crate::check::{Check, CheckFuture, Context, Outcome};
 use crate::finding::Finding;
-use crate::webex::{Organization, ids};
+use crate::webex::Organization;
 
 use super::connection::Me;
 use super::session;
@@ -115,7 +115,14 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
                     format!("org {org_id} reports no xsi endpoints (callingData=true)"),
                 )
                 .with("org", name.clone())
-                .with("email to send", xsi_request_email(&org.id, &name)),
+                .with(
+                    "email to send",
+                    crate::xsi_request::email(
+                        Some(&org.id),
+                        Some(&name),
+                        config.interface().map_or("", |i| i.client_id.get_ref()),
+                    ),
+                ),
             );
             return Ok(outcome);
         }
@@ -132,46 +139,4 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
         xsi_domain,
     });
     Ok(outcome)
-}
-
-/// The email asking Cisco to enable XSI (and grant `spark-admin:xsi`) for
-/// an org, as `wxc-preflight xsi-request` prints it.
-#[must_use]
-pub fn xsi_request_email(org_id: &str, org_name: &str) -> String {
-    let uuid = ids::decode(org_id).map_or_else(|| org_id.to_owned(), |id| id.uuid);
-    let name = if org_name.is_empty() {
-        "(our organisation)"
-    } else {
-        org_name
-    };
-    format!(
-        "To: webex_calling_xsi_access@cisco.com\n\
-         Subject: XSI access request for Webex Calling org {uuid}\n\
-         \n\
-         Hello,\n\
-         \n\
-         please enable XSI and grant the spark-admin:xsi scope for our Webex Calling organisation:\n\
-         \n\
-         Organisation name: {name}\n\
-         orgId: {org_id}\n\
-         org UUID: {uuid}\n\
-         \n\
-         We use it for automated test calls through XSI-Actions.\n\
-         \n\
-         Thank you"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_email_names_the_org() {
-        let id = ids::encode("ORGANIZATION", "0f0e-uuid");
-        let text = xsi_request_email(&id, "Acme");
-        assert!(text.contains(&format!("orgId: {id}")));
-        assert!(text.contains("org UUID: 0f0e-uuid"));
-        assert!(text.starts_with("To: webex_calling_xsi_access@cisco.com"));
-    }
 }

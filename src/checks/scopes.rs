@@ -7,7 +7,6 @@
 //! grant it. No scope string means the diff is unverifiable: a warning,
 //! never a pass.
 
-use crate::auth::commands::xsi_request_email;
 use crate::auth::profile::{self, ScopeDiff};
 use crate::auth::{AccessToken, AuthSettings, Identity};
 use crate::check::{Check, CheckFuture, Context, Outcome};
@@ -73,7 +72,7 @@ fn run(ctx: &Context) -> Result<Outcome, Outcome> {
     }
     if diff.xsi_missing {
         let identity = ctx.facts.get::<Identity>();
-        let email = xsi_request_email(
+        let email = crate::xsi_request::email(
             identity.as_ref().map(|i| i.org_id.as_str()),
             None,
             &settings.client_id,

@@ -219,7 +219,10 @@ async fn xsi_not_enabled_carries_the_request_email_with_the_org_id() {
         text.contains("webex_calling_xsi_access@cisco.com"),
         "{text}"
     );
-    assert!(text.contains(&format!("orgId: {}", emu.org_id())), "{text}");
+    assert!(
+        text.contains(&format!("(orgId): {}", emu.org_id())),
+        "{text}"
+    );
     assert_eq!(ran.status("xsi"), Status::Skipped);
 }
 
