@@ -218,14 +218,10 @@ struct RunArgs {
     #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_HISTORY")]
     history: Option<PathBuf>,
 
-    /// A file holding an access token, used until the token store lands
-    /// (the emulator writes one); never a token on the command line.
-    #[arg(
-        long,
-        value_name = "FILE",
-        hide = true,
-        env = "WXC_PREFLIGHT_TOKEN_FILE"
-    )]
+    /// Use the access token in FILE (a personal access token from the
+    /// developer portal, valid 12 hours) instead of the token store; its
+    /// scopes cannot be verified. Never a token on the command line.
+    #[arg(long, value_name = "FILE", env = "WXC_PREFLIGHT_TOKEN_FILE")]
     token_file: Option<PathBuf>,
 }
 
