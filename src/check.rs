@@ -42,6 +42,15 @@ pub trait Check: Send + Sync + 'static {
     fn run<'a>(&'a self, ctx: &'a Context) -> CheckFuture<'a>;
 }
 
+/// Boxes a check body written with `?`: its `Err` is the outcome to report
+/// early (a skip, or the finding that ends the check), its `Ok` the full
+/// outcome.
+pub fn settle<'a>(
+    body: impl Future<Output = Result<Outcome, Outcome>> + Send + 'a,
+) -> CheckFuture<'a> {
+    Box::pin(async move { body.await.unwrap_or_else(|early| early) })
+}
+
 /// The result of a check before the pipeline adds timing and selection.
 #[derive(Debug, Default)]
 pub struct Outcome {

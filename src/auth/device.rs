@@ -126,15 +126,11 @@ pub async fn login(
                 _ => LoginError::Exchange(failure),
             }
         })?;
-    let mut tokens = StoredTokens::from_login(
-        &settings.client_id,
+    super::login::keep(
+        settings,
+        http,
+        store,
         Tokens::from_response(&response, jiff::Timestamp::now()),
-    );
-    match super::identity::whoami(http, settings, &tokens.access_token).await {
-        Ok(identity) => tokens.identity = Some(identity),
-        Err(e) => tracing::warn!("signed in, but GET /people/me failed: {e}"),
-    }
-    let _lock = store.lock_async().await.map_err(LoginError::Store)?;
-    store.save(&tokens).map_err(LoginError::Store)?;
-    Ok(tokens)
+    )
+    .await
 }

@@ -160,10 +160,25 @@ async fn complete(
         .request_async(&adapter)
         .await
         .map_err(|e| LoginError::Exchange(TokenFailure::from_oauth(&e, &adapter.last())))?;
-    let mut tokens = StoredTokens::from_login(
-        &settings.client_id,
+    keep(
+        settings,
+        http,
+        store,
         Tokens::from_response(&response, jiff::Timestamp::now()),
-    );
+    )
+    .await
+}
+
+/// The last step of every login: learns who signed in (a failure there
+/// only costs the name in `auth status`) and stores the tokens under the
+/// store's lock.
+pub(super) async fn keep(
+    settings: &AuthSettings,
+    http: &reqwest::Client,
+    store: &TokenStore,
+    fresh: Tokens,
+) -> Result<StoredTokens, LoginError> {
+    let mut tokens = StoredTokens::from_login(&settings.client_id, fresh);
     match super::identity::whoami(http, settings, &tokens.access_token).await {
         Ok(identity) => tokens.identity = Some(identity),
         Err(e) => tracing::warn!("signed in, but GET /people/me failed: {e}"),

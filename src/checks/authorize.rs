@@ -29,11 +29,7 @@ impl Check for AuthorizeCheck {
     }
 
     fn run<'a>(&'a self, ctx: &'a Context) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match run(ctx).await {
-                Ok(outcome) | Err(outcome) => outcome,
-            }
-        })
+        crate::check::settle(run(ctx))
     }
 }
 

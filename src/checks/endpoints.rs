@@ -37,11 +37,7 @@ impl Check for EndpointsCheck {
     }
 
     fn run<'a>(&'a self, ctx: &'a Context) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match run(ctx).await {
-                Ok(outcome) | Err(outcome) => outcome,
-            }
-        })
+        crate::check::settle(run(ctx))
     }
 }
 

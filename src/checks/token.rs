@@ -34,11 +34,7 @@ impl Check for TokenCheck {
     }
 
     fn run<'a>(&'a self, ctx: &'a Context) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match run(ctx).await {
-                Ok(outcome) | Err(outcome) => outcome,
-            }
-        })
+        crate::check::settle(run(ctx))
     }
 }
 
