@@ -84,13 +84,29 @@ fn checks(report: &Report, style: Style, painter: Painter, out: &mut String) {
             for evidence in &check.evidence {
                 let _ = writeln!(
                     out,
-                    "      {} {}",
+                    "      {}{}",
                     painter.paint(&format!("{}:", evidence.label), Paint::new().dimmed()),
-                    evidence.value
+                    indent_lines(&evidence.value, 8)
                 );
             }
         }
     }
+}
+
+/// A value after its label's colon: on the same line after a space, or,
+/// when it spans lines (an email to send), on the lines below, indented to
+/// `width` so it stays inside its finding.
+fn indent_lines(value: &str, width: usize) -> String {
+    if !value.contains('\n') {
+        return format!(" {value}");
+    }
+    let pad = " ".repeat(width);
+    let body: Vec<String> = value
+        .trim_end()
+        .lines()
+        .map(|line| format!("{pad}{line}").trim_end().to_owned())
+        .collect();
+    format!("\n{}", body.join("\n"))
 }
 
 fn findings(report: &Report, painter: Painter, out: &mut String) {
@@ -138,7 +154,12 @@ fn findings(report: &Report, painter: Painter, out: &mut String) {
             if !finding.evidence.is_empty() {
                 let _ = writeln!(out, "  {}", painter.paint("Evidence:", Paint::new().bold()));
                 for evidence in &finding.evidence {
-                    let _ = writeln!(out, "    {}: {}", evidence.label, evidence.value);
+                    let _ = writeln!(
+                        out,
+                        "    {}:{}",
+                        evidence.label,
+                        indent_lines(&evidence.value, 6)
+                    );
                 }
             }
             let _ = writeln!(

@@ -91,7 +91,8 @@ fn details(findings: &[&FindingEntry]) -> String {
             finding.severity, finding.code, finding.summary
         ));
         for evidence in &finding.evidence {
-            out.push_str(&format!("  {}: {}\n", evidence.label, evidence.value));
+            let value = evidence.value.trim_end().replace('\n', "\n    ");
+            out.push_str(&format!("  {}: {value}\n", evidence.label));
         }
         for (i, action) in finding.actions.iter().enumerate() {
             out.push_str(&format!("  {}. {action}\n", i + 1));

@@ -96,7 +96,15 @@ fn findings(report: &Report, out: &mut String) {
             if !finding.evidence.is_empty() {
                 out.push_str("**Evidence:**\n\n");
                 for evidence in &finding.evidence {
-                    let _ = writeln!(out, "- {}: {}", evidence.label, code(&evidence.value));
+                    if evidence.value.contains('\n') {
+                        let _ = writeln!(out, "- {}:\n\n  ```text", evidence.label);
+                        for line in evidence.value.trim_end().lines() {
+                            let _ = writeln!(out, "{}", format!("  {line}").trim_end());
+                        }
+                        out.push_str("  ```\n");
+                    } else {
+                        let _ = writeln!(out, "- {}: {}", evidence.label, code(&evidence.value));
+                    }
                 }
                 out.push('\n');
             }

@@ -624,6 +624,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_multi_line_value_stays_inside_its_finding() {
+        let mut report = sample();
+        report.findings[0]
+            .evidence
+            .push(Evidence::new("email", "To: someone\n\nHello,\nthanks\n"));
+        let text = human(&report, Style::default());
+        assert!(
+            text.contains("    email:\n      To: someone\n\n      Hello,\n      thanks\n"),
+            "{text}"
+        );
+        let text = markdown(&report);
+        assert!(
+            text.contains("- email:\n\n  ```text\n  To: someone\n\n  Hello,\n  thanks\n  ```\n"),
+            "{text}"
+        );
+        assert!(
+            text.lines().all(|l| l == l.trim_end()),
+            "no trailing spaces"
+        );
+    }
+
+    #[test]
     fn snapshots_of_every_renderer() {
         let report = sample();
         let style = Style {
