@@ -22,8 +22,8 @@ pub struct RunSettings {
     pub timeout: Option<Duration>,
     pub no_plan: bool,
     pub fail_on: FailOn,
-    /// A file holding the access token, until the `token` check reads the
-    /// token store (issue 5): the emulator writes one.
+    /// `--token-file`: a file holding an access token (a personal access
+    /// token) that the `token` check uses instead of the token store.
     pub token_file: Option<PathBuf>,
 }
 
@@ -76,7 +76,7 @@ pub async fn execute(
     let mut ctx = Context::new(loaded.config, problems);
     ctx.services = services;
     if let Some(path) = &settings.token_file {
-        preset_token(&ctx, path);
+        ctx.facts.put(read_token_file(path)?);
     }
     let result = pipeline::run(&all, &ctx, &options, interrupt).await;
 
@@ -100,18 +100,27 @@ pub async fn execute(
     Ok(report)
 }
 
-/// Puts the access token read from `path` into the facts, as the `token`
-/// check would; a real `token` check replaces it with its own.
-fn preset_token(ctx: &Context, path: &Path) {
-    match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => ctx.facts.put(crate::auth::AccessToken {
-            token: crate::secret::Secret::new(text.trim()),
-            expires_at: None,
-            granted_scopes: None,
-        }),
-        Ok(_) => tracing::warn!("the token file {} is empty", path.display()),
-        Err(e) => tracing::warn!("cannot read the token file {}: {e}", path.display()),
+/// The access token of `--token-file`, for the `token` check to use
+/// instead of the store. A file that cannot be used is a usage error.
+fn read_token_file(path: &Path) -> Result<crate::auth::AccessToken, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "--token-file: cannot read {}: {e}\ncheck the path, or drop the option to use the token store",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(format!(
+            "--token-file: {} does not hold one access token\nwrite only the token into the file",
+            path.display()
+        ));
     }
+    Ok(crate::auth::AccessToken {
+        token: crate::secret::Secret::new(token),
+        expires_at: None,
+        granted_scopes: None,
+    })
 }
 
 /// Completes on Ctrl-C (never, where the signal cannot be watched).

@@ -691,3 +691,22 @@ fn redirect_url_shape_and_mismatch_table() {
         assert!(codes.contains(&code), "{url}: {codes:?}");
     }
 }
+
+/// `--token-file` that cannot be used is a usage error naming the file,
+/// and the token never shows in the message.
+#[test]
+fn an_unusable_token_file_exits_3() {
+    let fixture = Fixture::healthy();
+    let output = fixture.run(&["check", "--token-file", "missing-token"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--token-file: cannot read"));
+    std::fs::write(fixture.path().join("two-tokens"), "secret-one secret-two\n").unwrap();
+    let output = fixture.run(&["check", "--token-file", "two-tokens"]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("does not hold one access token"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret-one"));
+}
