@@ -20,6 +20,7 @@ use crate::auth::store::{self, RefreshError, RefreshPolicy, StoredTokens, TokenS
 use crate::auth::{AccessToken, AuthSettings, Identity};
 use crate::check::{Check, CheckFuture, Context, Outcome};
 use crate::finding::{Finding, Severity};
+use crate::secret::Secret;
 
 /// See the module documentation.
 pub struct TokenCheck;
@@ -105,41 +106,17 @@ async fn run(ctx: &Context) -> Result<Outcome, Outcome> {
     }
     expiring(&tokens, config.file.checks.warn_token_expiry, &mut outcome);
 
-    match identity::whoami(http, &settings, &tokens.access_token).await {
-        Ok(who) => {
-            outcome.evidence(
-                "signed in as",
-                format!("{} ({}), org {}", who.email, who.display_name, who.org_id),
-            );
-            ctx.facts.put::<Identity>(who);
-            ctx.facts.put(tokens.access());
-        }
-        Err(Refusal::Unauthorized {
-            message,
-            tracking_id,
-        }) => {
-            let mut finding = Finding::new(
-                "token.rejected",
-                format!(
-                    "{host} refuses the access token {} although it has not expired: {message}",
-                    tokens.access_token.hint()
-                ),
-            )
-            .with("request", "GET /people/me")
-            .with("status", "401");
-            if let Some(id) = tracking_id {
-                finding = finding.with("TrackingID", id);
-            }
-            outcome.finding(finding);
-        }
-        Err(other) => {
-            // Not the token's fault: the connection check reports it.
-            outcome.evidence(
-                "GET /people/me",
-                format!("could not confirm the token: {other}"),
-            );
-            ctx.facts.put(tokens.access());
-        }
+    if confirm(
+        ctx,
+        http,
+        &settings,
+        &tokens.access_token,
+        "although it has not expired",
+        &mut outcome,
+    )
+    .await
+    {
+        ctx.facts.put(tokens.access());
     }
     Ok(outcome)
 }
@@ -160,13 +137,39 @@ async fn preset_token(
             describe_expiry(&preset.token.hint(), preset.expires_at)
         ),
     );
-    match identity::whoami(http, settings, &preset.token).await {
+    confirm(
+        ctx,
+        http,
+        settings,
+        &preset.token,
+        "given with --token-file",
+        &mut outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Asks the API whose token this is (`GET /people/me`): records who signed
+/// in, or raises `token.rejected` when the API refuses a token that should
+/// be valid (`why` says why it should). A failure that is not the token's
+/// fault is evidence only: the connection check reports it. Returns false
+/// only when the API refused the token.
+async fn confirm(
+    ctx: &Context,
+    http: &reqwest::Client,
+    settings: &AuthSettings,
+    token: &Secret,
+    why: &str,
+    outcome: &mut Outcome,
+) -> bool {
+    match identity::whoami(http, settings, token).await {
         Ok(who) => {
             outcome.evidence(
                 "signed in as",
                 format!("{} ({}), org {}", who.email, who.display_name, who.org_id),
             );
             ctx.facts.put::<Identity>(who);
+            true
         }
         Err(Refusal::Unauthorized {
             message,
@@ -175,9 +178,9 @@ async fn preset_token(
             let mut finding = Finding::new(
                 "token.rejected",
                 format!(
-                    "{} refuses the access token {} given with --token-file: {message}",
+                    "{} refuses the access token {} {why}: {message}",
                     settings.host(),
-                    preset.token.hint()
+                    token.hint()
                 ),
             )
             .with("request", "GET /people/me")
@@ -186,15 +189,16 @@ async fn preset_token(
                 finding = finding.with("TrackingID", id);
             }
             outcome.finding(finding);
+            false
         }
         Err(other) => {
             outcome.evidence(
                 "GET /people/me",
                 format!("could not confirm the token: {other}"),
             );
+            true
         }
     }
-    outcome
 }
 
 fn describe(tokens: &StoredTokens, outcome: &mut Outcome) {
