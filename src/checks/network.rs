@@ -70,11 +70,9 @@ impl Network {
 
 /// The run's services with the required hosts, or why a check cannot run.
 pub fn network(ctx: &Context) -> Result<Arc<Network>, Outcome> {
-    ctx.services()?;
-    let services = ctx
-        .services
-        .clone()
-        .ok_or_else(|| Outcome::skipped("the network services are missing"))?;
+    let Some(services) = ctx.services.clone() else {
+        return Err(ctx.services().err().unwrap_or_default());
+    };
     let required = required_hosts(&services.api_base, &services.required_hosts());
     Ok(Arc::new(Network { services, required }))
 }
